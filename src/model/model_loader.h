@@ -1,0 +1,30 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "model/model_snapshot.h"
+
+namespace rerank {
+
+inline constexpr int32_t kModelFormatVersion = 1;
+
+struct LoadOptions {
+  // Verify each file's sha256 against manifest.json. Costs one read pass.
+  bool verify_checksums = true;
+};
+
+// Loads and fully validates the model directory `dir` (docs/model-format.md):
+// manifest.json, the .npy arrays (dtype, byte order, shape, C order), the id
+// files, the optional categories, and every checksum. Factor and neighbour
+// arrays are memory-mapped read-only, never parsed element by element.
+//
+// Errors name the file and the problem:
+//   NOT_FOUND            `dir` or a file the manifest names is missing.
+//   FAILED_PRECONDITION  malformed or inconsistent content.
+//   DATA_LOSS            checksum mismatch.
+absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
+    const std::string& dir, const LoadOptions& options = {});
+
+}  // namespace rerank

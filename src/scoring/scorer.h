@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "model/model_snapshot.h"
+#include "rerank/v1/rerank.pb.h"
+#include "scoring/scoring_params.h"
+
+namespace rerank {
+
+// What the server configured; per-request overrides are applied on top.
+struct ScorerOptions {
+  ScoringWeights weights;
+  RequestLimits limits;
+};
+
+// Re-ranks `request.candidates` for the shopper described by the request,
+// using `model`, and fills `response`. A pure function: no clock (the caller
+// passes `now_ms`, used when request.now_ms is 0), no globals, no I/O, so it
+// is thread-safe and deterministic. rerankd and rerank-eval both call it.
+//
+// Internally a fixed pipeline of stages over one ScoringContext:
+//   validate -> resolve ids & dedupe -> drop (out of stock) -> session vector
+//   -> score (base, factor, event boosts, purchase demotion) -> order -> top_k
+// so merchandising stages can be inserted between them.
+//
+// Returns INVALID_ARGUMENT naming the field or limit for bad input; never
+// crashes on any request. On error `response` is left in an unspecified state.
+absl::Status Rerank(const ModelSnapshot& model, const v1::RerankRequest& request,
+                    const ScorerOptions& options, int64_t now_ms,
+                    v1::RerankResponse* response);
+
+// Checks limits and fields without scoring (the first stage of Rerank).
+absl::Status ValidateRequest(const v1::RerankRequest& request,
+                             const RequestLimits& limits);
+
+}  // namespace rerank
