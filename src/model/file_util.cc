@@ -59,8 +59,9 @@ absl::StatusOr<std::string> ReadFileAt(int dir_fd, const std::string& name,
   if (!fd.ok()) return fd.status();
   if (size > max_bytes) {
     ::close(*fd);
-    return absl::FailedPreconditionError(absl::StrCat(
-        name, ": file is ", size, " bytes, more than the limit of ", max_bytes));
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, ": file is ", size,
+                     " bytes, more than the limit of ", max_bytes));
   }
   std::string out;
   out.resize(static_cast<size_t>(size));

@@ -7,8 +7,8 @@
 #include "absl/strings/string_view.h"
 
 // SHA-256 helpers (OpenSSL EVP) used for model checksums. Digests are
-// rendered as 64 lowercase hex characters, the form hashlib.sha256().hexdigest()
-// produces and manifest.json stores.
+// rendered as 64 lowercase hex characters, the form
+// hashlib.sha256().hexdigest() produces and manifest.json stores.
 
 namespace rerank {
 

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+// manifest.json of a model directory (docs/model-format.md): parsing with
+// every key and value checked, and canonical serialization. Error messages
+// are relative to the manifest ("key 'dim' ..."); the loader prefixes the
+// file name.
+
+namespace rerank {
+
+inline constexpr char kManifestFileName[] = "manifest.json";
+// Larger manifests are refused before parsing; a real one is < 2 KiB.
+inline constexpr int64_t kMaxManifestBytes = 1 << 20;
+
+// File roles, the keys of "files".
+inline constexpr char kUserFactorsRole[] = "user_factors";
+inline constexpr char kItemFactorsRole[] = "item_factors";
+inline constexpr char kUserIdsRole[] = "user_ids";
+inline constexpr char kItemIdsRole[] = "item_ids";
+inline constexpr char kNeighborsIndptrRole[] = "neighbors_indptr";
+inline constexpr char kNeighborsIndicesRole[] = "neighbors_indices";
+inline constexpr char kNeighborsScoresRole[] = "neighbors_scores";
+inline constexpr char kItemCategoriesRole[] = "item_categories";  // optional
+
+// Roles in canonical order (required ones first, then optional).
+absl::Span<const absl::string_view> ManifestRoles();
+bool IsRequiredRole(absl::string_view role);
+
+// The file name WriteModel uses for `role`, e.g. "user_factors.npy".
+std::string DefaultFileName(absl::string_view role);
+
+struct ManifestFile {
+  std::string path;    // a plain file name inside the model directory
+  std::string sha256;  // 64 lowercase hex digits
+};
+
+struct ModelManifest {
+  int32_t format_version = 1;
+  std::string model_version;
+  int32_t dim = 0;
+  int64_t num_users = 0;
+  int64_t num_items = 0;
+  int64_t num_neighbors = 0;
+  // role -> file. All required roles present; item_categories optional.
+  std::map<std::string, ManifestFile> files;
+  // Free-form provenance; empty means absent.
+  std::string created_by;
+  std::string created_at;
+  std::string description;
+};
+
+// Parses and validates manifest JSON. FAILED_PRECONDITION for anything
+// malformed: not a JSON object, format_version missing or newer than
+// kModelFormatVersion (checked before anything else, so a newer manifest gets
+// that message rather than "unknown key"), unknown or missing keys, wrong
+// types, counts out of range (dim >= 1; 0 <= num_users <= INT32_MAX;
+// 1 <= num_items <= INT32_MAX; 0 <= num_neighbors), unknown or missing file
+// roles, bad sha256 strings, unsafe or duplicate paths.
+absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json);
+
+// Canonical, deterministic, human-readable JSON for `manifest` (keys in
+// documented order, two-space indent, trailing newline). Does not validate.
+std::string SerializeModelManifest(const ModelManifest& manifest);
+
+// OK if `name` is a plain file name: non-empty, at most 255 bytes, no '/',
+// no NUL, no "..", not "." and not manifest.json. Guards against manifests
+// that point outside their directory.
+absl::Status ValidateManifestFileName(absl::string_view name);
+
+}  // namespace rerank

@@ -1,0 +1,218 @@
+#include "model/model_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
+#include "common/status_macros.h"
+#include "model/file_util.h"
+#include "model/manifest.h"
+#include "model/model_loader.h"
+#include "model/npy.h"
+#include "model/sha256.h"
+#include "model/text_lines.h"
+
+namespace rerank {
+
+namespace {
+
+absl::Status Invalid(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("WriteModel: ", what));
+}
+
+// Checks what ModelSnapshot cannot see: sizes that make the raw pointers
+// safe to hand to Create, and the rules of the on-disk format (ids must be
+// representable as lines, at least one item, a version string).
+absl::Status CheckShapes(const ModelData& d) {
+  constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+  const int64_t users = static_cast<int64_t>(d.user_ids.size());
+  const int64_t items = static_cast<int64_t>(d.item_ids.size());
+  if (d.version.empty()) return Invalid("version is empty");
+  if (d.dim < 1)
+    return Invalid(absl::StrCat("dim is ", d.dim, ", must be >= 1"));
+  if (items < 1) return Invalid("no items; a model needs at least one item");
+  if (users > kInt32Max || items > kInt32Max) {
+    return Invalid("more than INT32_MAX users or items");
+  }
+  if (static_cast<int64_t>(d.user_factors.size()) != users * d.dim) {
+    return Invalid(absl::StrCat("user_factors has ", d.user_factors.size(),
+                                " values, expected ", users, " x ", d.dim));
+  }
+  if (static_cast<int64_t>(d.item_factors.size()) != items * d.dim) {
+    return Invalid(absl::StrCat("item_factors has ", d.item_factors.size(),
+                                " values, expected ", items, " x ", d.dim));
+  }
+  // An empty indptr means "no neighbour table", as in ModelSnapshot::FromData;
+  // WriteModel then writes an all-zero indptr.
+  if (d.neighbor_indptr.empty()) {
+    if (!d.neighbor_indices.empty() || !d.neighbor_scores.empty()) {
+      return Invalid("neighbor_indices/scores given without neighbor_indptr");
+    }
+  } else {
+    if (static_cast<int64_t>(d.neighbor_indptr.size()) != items + 1) {
+      return Invalid(absl::StrCat("neighbor_indptr has ",
+                                  d.neighbor_indptr.size(),
+                                  " entries, expected ", items + 1));
+    }
+    const int64_t nnz = d.neighbor_indptr.back();
+    if (static_cast<int64_t>(d.neighbor_indices.size()) != nnz ||
+        static_cast<int64_t>(d.neighbor_scores.size()) != nnz) {
+      return Invalid(
+          absl::StrCat("neighbor_indptr ends at ", nnz, " but there are ",
+                       d.neighbor_indices.size(), " neighbor_indices and ",
+                       d.neighbor_scores.size(), " neighbor_scores"));
+    }
+  }
+  if (!d.item_categories.empty() &&
+      d.item_categories.size() != d.item_ids.size()) {
+    return Invalid(absl::StrCat("item_categories has ",
+                                d.item_categories.size(), " entries, expected ",
+                                items, " (one per item) or none"));
+  }
+  struct Column {
+    const char* name;
+    const std::vector<std::string>* values;
+    bool allow_empty;
+  };
+  for (const Column& c :
+       {Column{"user_ids", &d.user_ids, false},
+        Column{"item_ids", &d.item_ids, false},
+        Column{"item_categories", &d.item_categories, true}}) {
+    for (size_t i = 0; i < c.values->size(); ++i) {
+      absl::Status st = CheckLineValue((*c.values)[i], c.allow_empty);
+      if (!st.ok()) {
+        return Invalid(absl::StrCat(c.name, "[", i, "] ", st.message()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Runs ModelSnapshot's content validation over views of `d`, without copying
+// the arrays. Only call after CheckShapes.
+absl::Status ValidateContent(const ModelData& d,
+                             const std::vector<int64_t>& indptr) {
+  ModelSnapshot::Parts parts;
+  parts.metadata.version = d.version;
+  parts.dim = d.dim;
+  parts.user_ids = d.user_ids;
+  parts.item_ids = d.item_ids;
+  parts.item_categories = d.item_categories;
+  parts.user_factors = d.user_factors.data();
+  parts.item_factors = d.item_factors.data();
+  parts.neighbor_indptr = indptr.data();
+  parts.neighbor_indices = d.neighbor_indices.data();
+  parts.neighbor_scores = d.neighbor_scores.data();
+  // The snapshot is discarded right away, while `d` is still alive.
+  return ModelSnapshot::Create(std::move(parts)).status();
+}
+
+template <typename T>
+absl::string_view Bytes(const std::vector<T>& v) {
+  return absl::string_view(reinterpret_cast<const char*>(v.data()),
+                           v.size() * sizeof(T));
+}
+
+// Writes one file atomically and records it in the manifest.
+absl::Status WriteRole(const std::string& dir, const char* role,
+                       absl::Span<const absl::string_view> pieces,
+                       ModelManifest* manifest) {
+  ManifestFile file;
+  file.path = DefaultFileName(role);
+  Sha256 hash;
+  for (absl::string_view p : pieces) hash.Update(p);
+  file.sha256 = hash.HexDigest();
+  RETURN_IF_ERROR(
+      WriteFileAtomically(absl::StrCat(dir, "/", file.path), pieces));
+  manifest->files[role] = std::move(file);
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::Status WriteArray(const std::string& dir, const char* role,
+                        const std::vector<T>& values,
+                        std::initializer_list<int64_t> shape,
+                        ModelManifest* manifest) {
+  ASSIGN_OR_RETURN(std::string header, EncodeNpyHeader(NpyDescr<T>(), shape));
+  const absl::string_view pieces[] = {header, Bytes(values)};
+  return WriteRole(dir, role, pieces, manifest);
+}
+
+absl::Status WriteText(const std::string& dir, const char* role,
+                       const std::vector<std::string>& lines,
+                       ModelManifest* manifest) {
+  const std::string content = JoinLines(lines);
+  const absl::string_view pieces[] = {content};
+  return WriteRole(dir, role, pieces, manifest);
+}
+
+absl::Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, dir);
+  absl::Status status;
+  if (::fsync(fd) != 0) status = ErrnoStatus(errno, dir);
+  ::close(fd);
+  return status;
+}
+
+}  // namespace
+
+absl::Status WriteModel(const ModelData& data, const std::string& dir) {
+  RETURN_IF_ERROR(CheckShapes(data));
+  const int64_t users = static_cast<int64_t>(data.user_ids.size());
+  const int64_t items = static_cast<int64_t>(data.item_ids.size());
+  std::vector<int64_t> empty_indptr;
+  const std::vector<int64_t>* indptr = &data.neighbor_indptr;
+  if (indptr->empty()) {
+    empty_indptr.assign(static_cast<size_t>(items + 1), 0);
+    indptr = &empty_indptr;
+  }
+  RETURN_IF_ERROR(ValidateContent(data, *indptr));
+  RETURN_IF_ERROR(CreateDirectories(dir));
+
+  ModelManifest m;
+  m.format_version = kModelFormatVersion;
+  m.model_version = data.version;
+  m.dim = data.dim;
+  m.num_users = users;
+  m.num_items = items;
+  m.num_neighbors = static_cast<int64_t>(data.neighbor_indices.size());
+  m.created_by = "rerank WriteModel";
+
+  RETURN_IF_ERROR(WriteText(dir, kUserIdsRole, data.user_ids, &m));
+  RETURN_IF_ERROR(WriteText(dir, kItemIdsRole, data.item_ids, &m));
+  if (!data.item_categories.empty()) {
+    RETURN_IF_ERROR(
+        WriteText(dir, kItemCategoriesRole, data.item_categories, &m));
+  } else {
+    // A categories file from an earlier model in the same directory is
+    // harmless (the manifest does not name it) but misleading.
+    ::unlink(
+        absl::StrCat(dir, "/", DefaultFileName(kItemCategoriesRole)).c_str());
+  }
+  RETURN_IF_ERROR(WriteArray(dir, kUserFactorsRole, data.user_factors,
+                             {users, data.dim}, &m));
+  RETURN_IF_ERROR(WriteArray(dir, kItemFactorsRole, data.item_factors,
+                             {items, data.dim}, &m));
+  RETURN_IF_ERROR(
+      WriteArray(dir, kNeighborsIndptrRole, *indptr, {items + 1}, &m));
+  RETURN_IF_ERROR(WriteArray(dir, kNeighborsIndicesRole, data.neighbor_indices,
+                             {m.num_neighbors}, &m));
+  RETURN_IF_ERROR(WriteArray(dir, kNeighborsScoresRole, data.neighbor_scores,
+                             {m.num_neighbors}, &m));
+  // The manifest goes last: until it is renamed into place a reader sees the
+  // previous manifest, whose checksums no longer match, and refuses the
+  // directory (DATA_LOSS) instead of loading a mix of old and new files.
+  const std::string manifest = SerializeModelManifest(m);
+  const absl::string_view pieces[] = {manifest};
+  RETURN_IF_ERROR(
+      WriteFileAtomically(absl::StrCat(dir, "/", kManifestFileName), pieces));
+  return SyncDirectory(dir);
+}
+
+}  // namespace rerank

@@ -1,0 +1,149 @@
+#include "model/manifest.h"
+
+#include <string>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/sha256.h"
+
+namespace rerank {
+namespace {
+
+using ::testing::HasSubstr;
+
+ModelManifest ValidManifest() {
+  ModelManifest m;
+  m.model_version = "v \"quoted\"\n\x01";
+  m.dim = 8;
+  m.num_users = 10;
+  m.num_items = 20;
+  m.num_neighbors = 30;
+  m.description = "desc";
+  for (absl::string_view role : ManifestRoles()) {
+    m.files[std::string(role)] = {DefaultFileName(role), Sha256Hex(role)};
+  }
+  return m;
+}
+
+TEST(ManifestTest, SerializeThenParseRoundTrips) {
+  ModelManifest m = ValidManifest();
+  absl::StatusOr<ModelManifest> back =
+      ParseModelManifest(SerializeModelManifest(m));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->model_version, m.model_version);
+  EXPECT_EQ(back->dim, 8);
+  EXPECT_EQ(back->num_users, 10);
+  EXPECT_EQ(back->num_items, 20);
+  EXPECT_EQ(back->num_neighbors, 30);
+  EXPECT_EQ(back->description, "desc");
+  EXPECT_EQ(back->created_by, "");
+  ASSERT_EQ(back->files.size(), 8u);
+  EXPECT_EQ(back->files.at("item_categories").path, "item_categories.txt");
+  EXPECT_EQ(back->files.at("user_factors").sha256, Sha256Hex("user_factors"));
+}
+
+TEST(ManifestTest, RolesListMatchesRoleConstantsRequiredFirst) {
+  EXPECT_THAT(ManifestRoles(),
+              ::testing::ElementsAre(
+                  kUserFactorsRole, kItemFactorsRole, kUserIdsRole,
+                  kItemIdsRole, kNeighborsIndptrRole, kNeighborsIndicesRole,
+                  kNeighborsScoresRole, kItemCategoriesRole));
+  EXPECT_TRUE(IsRequiredRole(kUserFactorsRole));
+  EXPECT_FALSE(IsRequiredRole(kItemCategoriesRole));
+}
+
+TEST(ManifestTest, SerializationIsDeterministic) {
+  EXPECT_EQ(SerializeModelManifest(ValidManifest()),
+            SerializeModelManifest(ValidManifest()));
+}
+
+TEST(ManifestTest, CategoriesRoleIsOptional) {
+  ModelManifest m = ValidManifest();
+  m.files.erase(kItemCategoriesRole);
+  EXPECT_TRUE(ParseModelManifest(SerializeModelManifest(m)).ok());
+}
+
+TEST(ManifestTest, LowercasesSha256) {
+  ModelManifest m = ValidManifest();
+  m.files.at(kUserIdsRole).sha256 = std::string(64, 'A');
+  absl::StatusOr<ModelManifest> back =
+      ParseModelManifest(SerializeModelManifest(m));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->files.at(kUserIdsRole).sha256, std::string(64, 'a'));
+}
+
+TEST(ManifestTest, RefusesCamelCaseKeys) {
+  // Protobuf's JSON mapping would accept "formatVersion" for a message field;
+  // parsing into Struct keeps the key names exact.
+  std::string json =
+      absl::StrReplaceAll(SerializeModelManifest(ValidManifest()),
+                          {{"\"num_users\"", "\"numUsers\""}});
+  absl::Status s = ParseModelManifest(json).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("unknown key 'numUsers'"));
+}
+
+TEST(ManifestTest, RefusesDuplicateKeys) {
+  std::string json =
+      absl::StrReplaceAll(SerializeModelManifest(ValidManifest()),
+                          {{"\"dim\": 8,", "\"dim\": 8, \"dim\": 9,"}});
+  absl::Status s = ParseModelManifest(json).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("not a valid JSON object"));
+}
+
+TEST(ManifestTest, RefusesUnknownKeyInFileEntry) {
+  std::string json =
+      absl::StrReplaceAll(SerializeModelManifest(ValidManifest()),
+                          {{"{\"path\": \"user_ids.txt\"",
+                            "{\"size\": 3, \"path\": \"user_ids.txt\""}});
+  absl::Status s = ParseModelManifest(json).status();
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("unknown key 'size' in files.user_ids"));
+}
+
+TEST(ManifestTest, RefusesNonStringOptionalField) {
+  std::string json = absl::StrReplaceAll(
+      SerializeModelManifest(ValidManifest()),
+      {{"\"description\": \"desc\"", "\"description\": 7"}});
+  absl::Status s = ParseModelManifest(json).status();
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("'description' must be a string"));
+}
+
+TEST(ManifestTest, RefusesNegativeCounts) {
+  std::string json =
+      absl::StrReplaceAll(SerializeModelManifest(ValidManifest()),
+                          {{"\"num_users\": 10", "\"num_users\": -1"}});
+  EXPECT_THAT(std::string(ParseModelManifest(json).status().message()),
+              HasSubstr("'num_users' is -1"));
+}
+
+TEST(ManifestTest, RefusesEmptyModelVersion) {
+  ModelManifest m = ValidManifest();
+  m.model_version = "";
+  EXPECT_THAT(
+      std::string(
+          ParseModelManifest(SerializeModelManifest(m)).status().message()),
+      HasSubstr("'model_version' is empty"));
+}
+
+TEST(ValidateManifestFileNameTest, AcceptsPlainNames) {
+  EXPECT_TRUE(ValidateManifestFileName("item_factors.npy").ok());
+  EXPECT_TRUE(ValidateManifestFileName("a b-c.v2.npy").ok());
+}
+
+TEST(ValidateManifestFileNameTest, RefusesPathTricks) {
+  for (const char* bad : {"", ".", "..", "../x.npy", "a/b.npy", "/abs.npy",
+                          "x..npy", "manifest.json"}) {
+    EXPECT_EQ(ValidateManifestFileName(bad).code(),
+              absl::StatusCode::kFailedPrecondition)
+        << bad;
+  }
+  EXPECT_FALSE(ValidateManifestFileName(std::string(256, 'a')).ok());
+  EXPECT_FALSE(ValidateManifestFileName(std::string("a\0b", 3)).ok());
+}
+
+}  // namespace
+}  // namespace rerank

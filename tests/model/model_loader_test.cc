@@ -1,0 +1,633 @@
+#include "model/model_loader.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/manifest.h"
+#include "model/model_writer.h"
+#include "model/npy.h"
+#include "model/sha256.h"
+#include "model_test_util.h"
+
+namespace rerank {
+namespace {
+
+using ::rerank::testing::EditManifest;
+using ::rerank::testing::MakeTempDir;
+using ::rerank::testing::ManifestPath;
+using ::rerank::testing::RawBytes;
+using ::rerank::testing::RawNpy;
+using ::rerank::testing::ReadFile;
+using ::rerank::testing::ReplaceRoleFile;
+using ::rerank::testing::TinyModelData;
+using ::rerank::testing::WriteFile;
+using ::testing::HasSubstr;
+
+// Each test starts from a freshly written valid model and breaks one thing.
+class ModelLoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    data_ = TinyModelData();
+    ASSERT_TRUE(WriteModel(data_, dir_).ok());
+  }
+
+  std::string Path(const std::string& name) const {
+    return absl::StrCat(dir_, "/", name);
+  }
+
+  // Loads dir_ and expects failure with `code` and a message containing
+  // every string in `parts`.
+  void ExpectRefused(absl::StatusCode code,
+                     std::initializer_list<std::string> parts,
+                     const LoadOptions& options = {}) {
+    absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model =
+        LoadModel(dir_, options);
+    ASSERT_FALSE(model.ok()) << "expected a refusal";
+    EXPECT_EQ(model.status().code(), code) << model.status();
+    for (const std::string& p : parts) {
+      EXPECT_THAT(std::string(model.status().message()), HasSubstr(p));
+    }
+  }
+
+  void ReplaceManifestText(const std::string& from, const std::string& to) {
+    std::string text = ReadFile(ManifestPath(dir_));
+    ASSERT_NE(text.find(from), std::string::npos) << from;
+    WriteFile(ManifestPath(dir_), absl::StrReplaceAll(text, {{from, to}}));
+  }
+
+  std::string dir_;
+  ModelData data_;
+};
+
+// --- Accepted models ------------------------------------------------------
+
+TEST_F(ModelLoaderTest, RoundTripPreservesIdsFactorsNeighborsAndCategories) {
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.version(), data_.version);
+  EXPECT_EQ(m.dim(), data_.dim);
+  ASSERT_EQ(m.num_users(), 3);
+  ASSERT_EQ(m.num_items(), 4);
+  EXPECT_EQ(m.num_neighbors(), 4);
+  for (int32_t r = 0; r < 3; ++r) {
+    EXPECT_EQ(m.user_id(r), data_.user_ids[r]);
+    EXPECT_EQ(m.FindUser(data_.user_ids[r]), r);
+    for (int32_t c = 0; c < 2; ++c) {
+      EXPECT_EQ(m.UserFactors(r)[c], data_.user_factors[r * 2 + c]);
+    }
+  }
+  for (int32_t r = 0; r < 4; ++r) {
+    EXPECT_EQ(m.item_id(r), data_.item_ids[r]);
+    EXPECT_EQ(m.FindItem(data_.item_ids[r]), r);
+    EXPECT_EQ(m.ItemCategory(r), data_.item_categories[r]);
+    for (int32_t c = 0; c < 2; ++c) {
+      EXPECT_EQ(m.ItemFactors(r)[c], data_.item_factors[r * 2 + c]);
+    }
+    NeighborList n = m.Neighbors(r);
+    const int64_t b = data_.neighbor_indptr[r];
+    const int64_t e = data_.neighbor_indptr[r + 1];
+    EXPECT_THAT(n.items, ::testing::ElementsAreArray(
+                             data_.neighbor_indices.data() + b, e - b));
+    EXPECT_THAT(n.scores, ::testing::ElementsAreArray(
+                              data_.neighbor_scores.data() + b, e - b));
+  }
+  EXPECT_TRUE(m.has_categories());
+  EXPECT_EQ(m.FindUser("nobody"), -1);
+}
+
+TEST_F(ModelLoaderTest, FillsMetadataFromDirectoryAndManifest) {
+  const std::string link = absl::StrCat(MakeTempDir(), "/link");
+  ASSERT_EQ(::symlink(dir_.c_str(), link.c_str()), 0);
+  const int64_t before_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(link);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelMetadata& md = (*model)->metadata();
+  char real[PATH_MAX];
+  ASSERT_NE(::realpath(dir_.c_str(), real), nullptr);
+  EXPECT_EQ(md.source_dir, real);
+  EXPECT_EQ(md.checksum, Sha256Hex(ReadFile(ManifestPath(dir_))));
+  EXPECT_EQ(md.version, "tiny-1");
+  EXPECT_EQ(md.format_version, kModelFormatVersion);
+  EXPECT_GE(md.loaded_at_ms, before_ms);
+}
+
+TEST_F(ModelLoaderTest, LoadsModelWithZeroUsers) {
+  data_.user_ids.clear();
+  data_.user_factors.clear();
+  ASSERT_TRUE(WriteModel(data_, dir_).ok());
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->num_users(), 0);
+  EXPECT_EQ((*model)->num_items(), 4);
+}
+
+TEST_F(ModelLoaderTest, LoadsModelWithoutCategoriesOrNeighbors) {
+  data_.item_categories.clear();
+  data_.neighbor_indptr.clear();
+  data_.neighbor_indices.clear();
+  data_.neighbor_scores.clear();
+  ASSERT_TRUE(WriteModel(data_, dir_).ok());
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_FALSE((*model)->has_categories());
+  EXPECT_EQ((*model)->num_neighbors(), 0);
+  EXPECT_TRUE((*model)->Neighbors(0).items.empty());
+}
+
+TEST_F(ModelLoaderTest, AcceptsIdFileWithoutTrailingNewline) {
+  ReplaceRoleFile(dir_, kUserIdsRole, "u1\nu2\nu3");
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->user_id(2), "u3");
+}
+
+TEST_F(ModelLoaderTest, AcceptsFileNamesOtherThanTheDefaults) {
+  ASSERT_EQ(::rename(Path("item_factors.npy").c_str(),
+                     Path("items-v7.f32.npy").c_str()),
+            0);
+  EditManifest(dir_, [](ModelManifest& m) {
+    m.files.at(kItemFactorsRole).path = "items-v7.f32.npy";
+  });
+  EXPECT_TRUE(LoadModel(dir_).ok());
+}
+
+TEST_F(ModelLoaderTest, AcceptsOptionalProvenanceKeys) {
+  ReplaceManifestText(
+      "\"format_version\": 1,",
+      "\"format_version\": 1, \"created_at\": \"2024-06-01T00:00:00Z\", "
+      "\"description\": \"nightly ALS\",");
+  EXPECT_TRUE(LoadModel(dir_).ok());
+}
+
+TEST_F(ModelLoaderTest, SnapshotStaysValidAfterFilesAreDeleted) {
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (const char* f :
+       {"user_factors.npy", "item_factors.npy", "neighbors_indptr.npy",
+        "neighbors_indices.npy", "neighbors_scores.npy"}) {
+    ASSERT_EQ(::unlink(Path(f).c_str()), 0);
+  }
+  // The mappings, held by the snapshot, outlive the directory entries.
+  EXPECT_EQ((*model)->ItemFactors(3)[0], 3.0f);
+  EXPECT_EQ((*model)->Neighbors(0).scores[1], 0.5f);
+}
+
+TEST_F(ModelLoaderTest, SkipsChecksumsWhenDisabled) {
+  // A flipped factor value that is still a finite float.
+  std::string npy = ReadFile(Path("item_factors.npy"));
+  npy[npy.size() - 1] ^= 0x01;
+  WriteFile(Path("item_factors.npy"), npy);
+  EXPECT_TRUE(LoadModel(dir_, {.verify_checksums = false}).ok());
+  ExpectRefused(absl::StatusCode::kDataLoss, {"item_factors.npy"});
+}
+
+TEST(ModelLoaderTestdataTest, LoadsTinyModelWrittenByNumpy) {
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model =
+      LoadModel(absl::StrCat(RERANK_SOURCE_DIR, "/tests/testdata/model_tiny"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.version(), "tiny-2024-06-01");
+  EXPECT_EQ(m.dim(), 4);
+  ASSERT_EQ(m.num_users(), 3);
+  ASSERT_EQ(m.num_items(), 5);
+  EXPECT_EQ(m.num_neighbors(), 6);
+  const int32_t alice = m.FindUser("alice");
+  ASSERT_EQ(alice, 0);
+  EXPECT_EQ(m.UserFactors(alice)[0], 0.5f);
+  EXPECT_EQ(m.UserFactors(alice)[3], -0.25f);
+  const int32_t boots = m.FindItem("sku-boots");
+  ASSERT_GE(boots, 0);
+  EXPECT_EQ(m.ItemCategory(boots), "shoes");
+  EXPECT_EQ(m.ItemCategory(m.FindItem("sku-gift-card")), "");
+  NeighborList n = m.Neighbors(boots);
+  ASSERT_EQ(n.items.size(), 2u);
+  EXPECT_EQ(m.item_id(n.items[0]), "sku-sneakers");
+  EXPECT_FLOAT_EQ(n.scores[0], 0.8f);
+}
+
+// --- Directory and manifest -----------------------------------------------
+
+TEST(ModelLoaderDirTest, RefusesMissingDirectory) {
+  const std::string dir = absl::StrCat(MakeTempDir(), "/does-not-exist");
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(model.status().message()), HasSubstr(dir));
+}
+
+TEST(ModelLoaderDirTest, RefusesPathThatIsAFile) {
+  const std::string file = absl::StrCat(MakeTempDir(), "/plain");
+  WriteFile(file, "x");
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(file);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(model.status().message()), HasSubstr(file));
+}
+
+TEST_F(ModelLoaderTest, RefusesMissingManifest) {
+  ASSERT_EQ(::unlink(ManifestPath(dir_).c_str()), 0);
+  ExpectRefused(absl::StatusCode::kNotFound, {"manifest.json"});
+}
+
+TEST_F(ModelLoaderTest, RefusesManifestThatIsNotJson) {
+  WriteFile(ManifestPath(dir_), "format_version = 1\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "not a valid JSON object"});
+}
+
+TEST_F(ModelLoaderTest, RefusesManifestThatIsAJsonArray) {
+  WriteFile(ManifestPath(dir_), "[1, 2, 3]\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition, {"manifest.json"});
+}
+
+TEST_F(ModelLoaderTest, RefusesManifestMissingKey) {
+  ReplaceManifestText("\"dim\": 2,", "");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "missing required key 'dim'"});
+}
+
+TEST_F(ModelLoaderTest, RefusesManifestKeyOfWrongType) {
+  ReplaceManifestText("\"dim\": 2,", "\"dim\": \"2\",");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "'dim' must be an integer"});
+}
+
+TEST_F(ModelLoaderTest, RefusesFractionalCount) {
+  ReplaceManifestText("\"dim\": 2,", "\"dim\": 2.5,");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "'dim' must be an integer"});
+}
+
+TEST_F(ModelLoaderTest, RefusesNewerFormatVersion) {
+  // A newer format may add keys; the version message must win over them.
+  ReplaceManifestText("\"format_version\": 1,",
+                      "\"format_version\": 2, \"new_feature\": true,");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "format_version 2 is newer"});
+}
+
+TEST_F(ModelLoaderTest, RefusesFormatVersionZero) {
+  ReplaceManifestText("\"format_version\": 1,", "\"format_version\": 0,");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "format_version"});
+}
+
+TEST_F(ModelLoaderTest, RefusesUnknownManifestKey) {
+  ReplaceManifestText("\"dim\": 2,", "\"dim\": 2, \"dims\": 2,");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "unknown key 'dims'"});
+}
+
+TEST_F(ModelLoaderTest, RefusesUnknownFileRole) {
+  ReplaceManifestText(
+      "\"files\": {",
+      absl::StrCat("\"files\": {\"user_bias\": {\"path\": \"user_bias.npy\", "
+                   "\"sha256\": \"",
+                   std::string(64, '0'), "\"},"));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "unknown key 'user_bias' in 'files'"});
+}
+
+TEST_F(ModelLoaderTest, RefusesMissingFileRole) {
+  EditManifest(dir_,
+               [](ModelManifest& m) { m.files.erase(kNeighborsScoresRole); });
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "files.neighbors_scores"});
+}
+
+TEST_F(ModelLoaderTest, RefusesZeroItems) {
+  ReplaceManifestText("\"num_items\": 4,", "\"num_items\": 0,");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "'num_items' is 0"});
+}
+
+TEST_F(ModelLoaderTest, RefusesMalformedSha256) {
+  EditManifest(
+      dir_, [](ModelManifest& m) { m.files.at(kItemIdsRole).sha256 = "abc"; });
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "files.item_ids.sha256"});
+}
+
+TEST_F(ModelLoaderTest, RefusesPathWithSlash) {
+  EditManifest(dir_, [](ModelManifest& m) {
+    m.files.at(kItemFactorsRole).path = "sub/item_factors.npy";
+  });
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "files.item_factors.path", "'/'"});
+}
+
+TEST_F(ModelLoaderTest, RefusesAbsolutePath) {
+  EditManifest(dir_, [](ModelManifest& m) {
+    m.files.at(kItemIdsRole).path = "/etc/passwd";
+  });
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "files.item_ids.path"});
+}
+
+TEST_F(ModelLoaderTest, RefusesPathWithDotDot) {
+  EditManifest(dir_,
+               [](ModelManifest& m) { m.files.at(kUserIdsRole).path = ".."; });
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "files.user_ids.path", "'..'"});
+}
+
+TEST_F(ModelLoaderTest, RefusesTwoRolesSharingAFile) {
+  EditManifest(dir_, [](ModelManifest& m) {
+    m.files.at(kUserFactorsRole) = m.files.at(kItemFactorsRole);
+  });
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "item_factors.npy", "also used by"});
+}
+
+// --- Data files -------------------------------------------------------------
+
+TEST_F(ModelLoaderTest, RefusesMissingDataFile) {
+  ASSERT_EQ(::unlink(Path("item_factors.npy").c_str()), 0);
+  ExpectRefused(absl::StatusCode::kNotFound, {"item_factors.npy"});
+}
+
+TEST_F(ModelLoaderTest, RefusesMissingIdFile) {
+  ASSERT_EQ(::unlink(Path("user_ids.txt").c_str()), 0);
+  ExpectRefused(absl::StatusCode::kNotFound, {"user_ids.txt"});
+}
+
+TEST_F(ModelLoaderTest, RefusesSymlinkedDataFile) {
+  const std::string elsewhere = absl::StrCat(MakeTempDir(), "/f.npy");
+  ASSERT_EQ(::rename(Path("item_factors.npy").c_str(), elsewhere.c_str()), 0);
+  ASSERT_EQ(::symlink(elsewhere.c_str(), Path("item_factors.npy").c_str()), 0);
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "symbolic link"});
+}
+
+TEST_F(ModelLoaderTest, RefusesChecksumMismatch) {
+  std::string ids = ReadFile(Path("item_ids.txt"));
+  ids[0] = 'j';
+  WriteFile(Path("item_ids.txt"), ids);
+  ExpectRefused(absl::StatusCode::kDataLoss, {"item_ids.txt", "sha256"});
+}
+
+TEST_F(ModelLoaderTest, RefusesChecksumMismatchInFactors) {
+  std::string npy = ReadFile(Path("user_factors.npy"));
+  npy.back() ^= 0x40;
+  WriteFile(Path("user_factors.npy"), npy);
+  ExpectRefused(absl::StatusCode::kDataLoss, {"user_factors.npy", "sha256"});
+}
+
+TEST_F(ModelLoaderTest, RefusesWrongDtype) {
+  std::vector<double> f64(data_.item_factors.begin(), data_.item_factors.end());
+  ReplaceRoleFile(dir_, kItemFactorsRole,
+                  *EncodeNpyHeader("<f8", {4, 2}) + RawBytes(f64));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy: dtype is '<f8', expected '<f4' (float32)"});
+}
+
+TEST_F(ModelLoaderTest, RefusesInt32Indptr) {
+  std::vector<int32_t> i32(data_.neighbor_indptr.begin(),
+                           data_.neighbor_indptr.end());
+  ReplaceRoleFile(dir_, kNeighborsIndptrRole,
+                  *EncodeNpyHeader("<i4", {5}) + RawBytes(i32));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indptr.npy: dtype is '<i4', expected '<i8'"});
+}
+
+TEST_F(ModelLoaderTest, RefusesBigEndianFactors) {
+  std::string data = RawBytes(data_.user_factors);
+  for (size_t i = 0; i < data.size(); i += 4) {
+    std::swap(data[i], data[i + 3]);
+    std::swap(data[i + 1], data[i + 2]);
+  }
+  ReplaceRoleFile(dir_, kUserFactorsRole,
+                  *EncodeNpyHeader(">f4", {3, 2}) + data);
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"user_factors.npy", "big-endian"});
+}
+
+TEST_F(ModelLoaderTest, RefusesFortranOrder) {
+  ReplaceRoleFile(
+      dir_, kItemFactorsRole,
+      RawNpy("{'descr': '<f4', 'fortran_order': True, 'shape': (4, 2), }",
+             RawBytes(data_.item_factors)));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "fortran_order"});
+}
+
+TEST_F(ModelLoaderTest, RefusesOneDimensionalFactors) {
+  ReplaceRoleFile(dir_, kItemFactorsRole,
+                  *EncodeNpyHeader("<f4", {8}) + RawBytes(data_.item_factors));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "shape is (8,)",
+                 "(1-D, expected 2-D; num_items x dim"});
+}
+
+TEST_F(ModelLoaderTest, RefusesFactorsWithWrongDim) {
+  ReplaceRoleFile(
+      dir_, kItemFactorsRole,
+      *EncodeNpyHeader("<f4", {2, 4}) + RawBytes(data_.item_factors));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "shape is (2, 4), expected (4, 2)"});
+}
+
+TEST_F(ModelLoaderTest, RefusesManifestCountThatDisagreesWithArrays) {
+  // Drop the last user from the id file and the manifest, not the array.
+  ReplaceRoleFile(dir_, kUserIdsRole, "u1\nu2\n");
+  ReplaceManifestText("\"num_users\": 3,", "\"num_users\": 2,");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"user_factors.npy", "shape is (3, 2), expected (2, 2)",
+                 "num_users x dim in manifest.json"});
+}
+
+TEST_F(ModelLoaderTest, RefusesIdCountNotMatchingManifest) {
+  ReplaceRoleFile(dir_, kItemIdsRole, "i1\ni2\ni3\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_ids.txt", "has 3 lines", "num_items"});
+}
+
+TEST_F(ModelLoaderTest, RefusesTruncatedData) {
+  std::string npy = ReadFile(Path("item_factors.npy"));
+  npy.resize(npy.size() - 3);
+  ReplaceRoleFile(dir_, kItemFactorsRole, npy);
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "truncated"});
+}
+
+TEST_F(ModelLoaderTest, RefusesTrailingBytes) {
+  ReplaceRoleFile(dir_, kNeighborsScoresRole,
+                  ReadFile(Path("neighbors_scores.npy")) + "junk");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_scores.npy", "4 trailing bytes"});
+}
+
+TEST_F(ModelLoaderTest, RefusesBadNpyMagic) {
+  std::string npy = ReadFile(Path("item_factors.npy"));
+  npy[1] = 'X';
+  ReplaceRoleFile(dir_, kItemFactorsRole, npy);
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "magic"});
+}
+
+TEST_F(ModelLoaderTest, RefusesEmptyNpyFile) {
+  ReplaceRoleFile(dir_, kNeighborsIndicesRole, "");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indices.npy", "magic"});
+}
+
+TEST_F(ModelLoaderTest, RefusesMalformedNpyHeader) {
+  ReplaceRoleFile(
+      dir_, kItemFactorsRole,
+      RawNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2) ",
+             RawBytes(data_.item_factors)));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "npy header"});
+}
+
+TEST_F(ModelLoaderTest, RefusesNpyHeaderLongerThanFile) {
+  std::string npy = ReadFile(Path("neighbors_scores.npy"));
+  npy[8] = '\xff';
+  npy[9] = '\x7f';
+  ReplaceRoleFile(dir_, kNeighborsScoresRole, npy);
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_scores.npy", "truncated .npy header"});
+}
+
+TEST_F(ModelLoaderTest, RefusesUnsupportedNpyVersion) {
+  std::string npy = ReadFile(Path("item_factors.npy"));
+  npy[6] = '\x04';
+  ReplaceRoleFile(dir_, kItemFactorsRole, npy);
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "format version 4.0"});
+}
+
+// --- Id and category files ---------------------------------------------------
+
+TEST_F(ModelLoaderTest, RefusesEmptyId) {
+  ReplaceRoleFile(dir_, kUserIdsRole, "u1\n\nu3\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"user_ids.txt", "line 2 is empty"});
+}
+
+TEST_F(ModelLoaderTest, RefusesDuplicateIds) {
+  ReplaceRoleFile(dir_, kItemIdsRole, "i1\ni2\ni1\ni4\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_ids.txt", "duplicate id 'i1'"});
+}
+
+TEST_F(ModelLoaderTest, RefusesCrlfLineEndings) {
+  ReplaceRoleFile(dir_, kUserIdsRole, "u1\r\nu2\r\nu3\r\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"user_ids.txt", "line 1", "\\r"});
+}
+
+TEST_F(ModelLoaderTest, RefusesInvalidUtf8Id) {
+  ReplaceRoleFile(dir_, kItemIdsRole, "i1\ni2\n\xff\xfe\ni4\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_ids.txt", "line 3", "UTF-8"});
+}
+
+TEST_F(ModelLoaderTest, RefusesByteOrderMark) {
+  ReplaceRoleFile(dir_, kUserIdsRole, "\xEF\xBB\xBFu1\nu2\nu3\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"user_ids.txt", "byte order mark"});
+}
+
+TEST_F(ModelLoaderTest, RefusesCategoriesCountMismatch) {
+  ReplaceRoleFile(dir_, kItemCategoriesRole, "shoes\n\nhats\n");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_categories.txt", "has 3 lines", "num_items"});
+}
+
+// --- Neighbour table -------------------------------------------------------
+
+TEST_F(ModelLoaderTest, RefusesIndptrWrongLength) {
+  std::vector<int64_t> indptr = {0, 2, 3, 4};
+  ReplaceRoleFile(dir_, kNeighborsIndptrRole,
+                  *EncodeNpyHeader("<i8", {4}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indptr.npy", "shape is (4,), expected (5,)"});
+}
+
+TEST_F(ModelLoaderTest, RefusesIndptrNotEndingAtNumNeighbors) {
+  std::vector<int64_t> indptr = {0, 2, 3, 3, 3};
+  ReplaceRoleFile(dir_, kNeighborsIndptrRole,
+                  *EncodeNpyHeader("<i8", {5}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indptr.npy", "last entry is 3", "num_neighbors"});
+}
+
+TEST_F(ModelLoaderTest, RefusesIndptrNotStartingAtZero) {
+  std::vector<int64_t> indptr = {1, 2, 3, 3, 4};
+  ReplaceRoleFile(dir_, kNeighborsIndptrRole,
+                  *EncodeNpyHeader("<i8", {5}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indptr.npy", "first entry is 1"});
+}
+
+TEST_F(ModelLoaderTest, RefusesDecreasingIndptr) {
+  std::vector<int64_t> indptr = {0, 3, 2, 3, 4};
+  ReplaceRoleFile(dir_, kNeighborsIndptrRole,
+                  *EncodeNpyHeader("<i8", {5}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indptr.npy"});
+}
+
+TEST_F(ModelLoaderTest, RefusesNeighborIndexOutOfBounds) {
+  std::vector<int32_t> indices = {1, 2, 0, 4};
+  ReplaceRoleFile(dir_, kNeighborsIndicesRole,
+                  *EncodeNpyHeader("<i4", {4}) + RawBytes(indices));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indices.npy", "is 4"});
+}
+
+TEST_F(ModelLoaderTest, RefusesNegativeNeighborIndex) {
+  std::vector<int32_t> indices = {1, -1, 0, 2};
+  ReplaceRoleFile(dir_, kNeighborsIndicesRole,
+                  *EncodeNpyHeader("<i4", {4}) + RawBytes(indices));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_indices.npy", "is -1"});
+}
+
+// --- Content validated by ModelSnapshot::Create ------------------------------
+
+TEST_F(ModelLoaderTest, RefusesNanInFactors) {
+  std::vector<float> f = data_.item_factors;
+  f[5] = std::numeric_limits<float>::quiet_NaN();
+  ReplaceRoleFile(dir_, kItemFactorsRole,
+                  *EncodeNpyHeader("<f4", {4, 2}) + RawBytes(f));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_factors.npy", "row 2 column 1 is NaN"});
+}
+
+TEST_F(ModelLoaderTest, RefusesInfInFactors) {
+  std::vector<float> f = data_.user_factors;
+  f[0] = -std::numeric_limits<float>::infinity();
+  ReplaceRoleFile(dir_, kUserFactorsRole,
+                  *EncodeNpyHeader("<f4", {3, 2}) + RawBytes(f));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"user_factors.npy", "row 0 column 0 is Inf"});
+}
+
+TEST_F(ModelLoaderTest, RefusesNanNeighborScore) {
+  std::vector<float> s = data_.neighbor_scores;
+  s[2] = std::numeric_limits<float>::quiet_NaN();
+  ReplaceRoleFile(dir_, kNeighborsScoresRole,
+                  *EncodeNpyHeader("<f4", {4}) + RawBytes(s));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"neighbors_scores.npy"});
+}
+
+}  // namespace
+}  // namespace rerank

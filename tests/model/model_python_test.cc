@@ -1,0 +1,131 @@
+// Compatibility with real numpy, through Debian's /usr/bin/python3: the
+// Python example in docs/model-format.md must produce a loadable model, and
+// files written by WriteModel must be what numpy itself writes. Skipped (with
+// the reason) when /usr/bin/python3 has no numpy.
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/model_loader.h"
+#include "model/model_writer.h"
+#include "model_test_util.h"
+
+namespace rerank {
+namespace {
+
+using ::rerank::testing::kSystemPython;
+using ::rerank::testing::MakeTempDir;
+using ::rerank::testing::NumpyUnavailableReason;
+using ::rerank::testing::ReadFile;
+using ::rerank::testing::RunCommand;
+using ::rerank::testing::TinyModelData;
+using ::rerank::testing::WriteFile;
+
+#define SKIP_WITHOUT_NUMPY()                             \
+  do {                                                   \
+    const std::string reason = NumpyUnavailableReason(); \
+    if (!reason.empty()) GTEST_SKIP() << reason;         \
+  } while (false)
+
+// The body of the first ```python fenced block in `markdown`, or "".
+std::string FirstPythonBlock(const std::string& markdown) {
+  const std::string open = "```python\n";
+  size_t start = markdown.find(open);
+  if (start == std::string::npos) return "";
+  start += open.size();
+  size_t end = markdown.find("\n```", start);
+  if (end == std::string::npos) return "";
+  return markdown.substr(start, end - start + 1);
+}
+
+// Runs `script` with /usr/bin/python3 and `env` (shell assignments).
+int RunPython(const std::string& script, const std::string& env,
+              std::string* output) {
+  const std::string path = absl::StrCat(MakeTempDir(), "/script.py");
+  WriteFile(path, script);
+  return RunCommand(absl::StrCat(env, " ", kSystemPython, " ", path), output);
+}
+
+TEST(ModelPythonTest, DocsExampleWritesLoadableModel) {
+  SKIP_WITHOUT_NUMPY();
+  const std::string doc =
+      ReadFile(absl::StrCat(RERANK_SOURCE_DIR, "/docs/model-format.md"));
+  const std::string script = FirstPythonBlock(doc);
+  ASSERT_FALSE(script.empty()) << "docs/model-format.md has no ```python block";
+  const std::string out = absl::StrCat(MakeTempDir(), "/model");
+  std::string output;
+  ASSERT_EQ(RunPython(script, absl::StrCat("MODEL_DIR='", out, "'"), &output),
+            0)
+      << output;
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(out);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_GT((*model)->num_items(), 0);
+  EXPECT_GT((*model)->num_neighbors(), 0);
+}
+
+TEST(ModelPythonTest, NumpyReadsWrittenFilesAndWritesIdenticalBytes) {
+  SKIP_WITHOUT_NUMPY();
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  const std::string script = R"py(
+import io, os, sys
+import numpy as np
+d = os.environ["MODEL_DIR"]
+expect = {"user_factors.npy": ("<f4", (3, 2)), "item_factors.npy": ("<f4", (4, 2)),
+          "neighbors_indptr.npy": ("<i8", (5,)),
+          "neighbors_indices.npy": ("<i4", (4,)),
+          "neighbors_scores.npy": ("<f4", (4,))}
+for name, (dtype, shape) in expect.items():
+    raw = open(os.path.join(d, name), "rb").read()
+    a = np.load(io.BytesIO(raw), allow_pickle=False)
+    assert a.dtype == np.dtype(dtype), (name, a.dtype)
+    assert a.shape == shape, (name, a.shape)
+    buf = io.BytesIO()
+    np.save(buf, a)
+    if buf.getvalue() != raw:
+        sys.exit("%s: numpy would write %r, we wrote %r"
+                 % (name, buf.getvalue()[:128], raw[:128]))
+assert np.load(os.path.join(d, "neighbors_indptr.npy")).tolist() == [0, 2, 3, 3, 4]
+print("ok")
+)py";
+  std::string output;
+  EXPECT_EQ(RunPython(script, absl::StrCat("MODEL_DIR='", dir, "'"), &output),
+            0)
+      << output;
+}
+
+TEST(ModelPythonTest, LoadsNumpyVersion2And3Headers) {
+  SKIP_WITHOUT_NUMPY();
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  // Rewrite two arrays with the newer header versions and fix the manifest.
+  const std::string script = R"py(
+import hashlib, json, os
+import numpy as np
+from numpy.lib import format as npformat
+d = os.environ["MODEL_DIR"]
+m = json.load(open(os.path.join(d, "manifest.json")))
+for role, version in [("item_factors", (2, 0)), ("user_factors", (3, 0))]:
+    path = os.path.join(d, m["files"][role]["path"])
+    a = np.load(path)
+    with open(path, "wb") as f:
+        npformat.write_array(f, a, version=version)
+    m["files"][role]["sha256"] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+json.dump(m, open(os.path.join(d, "manifest.json"), "w"))
+)py";
+  std::string output;
+  ASSERT_EQ(RunPython(script, absl::StrCat("MODEL_DIR='", dir, "'"), &output),
+            0)
+      << output;
+  EXPECT_EQ(ReadFile(absl::StrCat(dir, "/item_factors.npy"))[6], '\x02');
+  EXPECT_EQ(ReadFile(absl::StrCat(dir, "/user_factors.npy"))[6], '\x03');
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->ItemFactors(3)[0], 3.0f);
+  EXPECT_EQ((*model)->UserFactors(2)[0], -0.125f);
+}
+
+}  // namespace
+}  // namespace rerank

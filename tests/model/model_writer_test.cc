@@ -1,0 +1,201 @@
+#include "model/model_writer.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <limits>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/manifest.h"
+#include "model/model_loader.h"
+#include "model/npy.h"
+#include "model/sha256.h"
+#include "model_test_util.h"
+
+namespace rerank {
+namespace {
+
+using ::rerank::testing::MakeTempDir;
+using ::rerank::testing::ReadFile;
+using ::rerank::testing::TinyModelData;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+std::set<std::string> ListDir(const std::string& dir) {
+  std::set<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.insert(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+void ExpectInvalid(const ModelData& data, absl::StatusCode code,
+                   const std::string& message) {
+  const std::string dir = MakeTempDir();
+  absl::Status s = WriteModel(data, dir);
+  EXPECT_EQ(s.code(), code) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr(message));
+  // Validation happens before anything is written.
+  EXPECT_TRUE(ListDir(dir).empty());
+}
+
+TEST(WriteModelTest, WritesExactlyTheDocumentedFiles) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  EXPECT_THAT(
+      ListDir(dir),
+      UnorderedElementsAre("manifest.json", "user_factors.npy",
+                           "item_factors.npy", "user_ids.txt", "item_ids.txt",
+                           "neighbors_indptr.npy", "neighbors_indices.npy",
+                           "neighbors_scores.npy", "item_categories.txt"));
+  EXPECT_EQ(ReadFile(absl::StrCat(dir, "/user_ids.txt")), "u1\nu2\nu3\n");
+  EXPECT_EQ(ReadFile(absl::StrCat(dir, "/item_categories.txt")),
+            "shoes\n\nhats\nshoes\n");
+}
+
+TEST(WriteModelTest, WritesNumpyFormatHeaders) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  const std::string npy = ReadFile(absl::StrCat(dir, "/user_factors.npy"));
+  const std::string header = *EncodeNpyHeader("<f4", {3, 2});
+  EXPECT_EQ(npy.substr(0, header.size()), header);
+  EXPECT_EQ(npy.size(), 128u + 3 * 2 * 4);
+  EXPECT_THAT(header, HasSubstr("{'descr': '<f4', 'fortran_order': False, "
+                                "'shape': (3, 2), }"));
+}
+
+TEST(WriteModelTest, ManifestRecordsCountsAndChecksumsOfWrittenFiles) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  absl::StatusOr<ModelManifest> m =
+      ParseModelManifest(ReadFile(absl::StrCat(dir, "/manifest.json")));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->format_version, kModelFormatVersion);
+  EXPECT_EQ(m->model_version, "tiny-1");
+  EXPECT_EQ(m->dim, 2);
+  EXPECT_EQ(m->num_users, 3);
+  EXPECT_EQ(m->num_items, 4);
+  EXPECT_EQ(m->num_neighbors, 4);
+  ASSERT_EQ(m->files.size(), 8u);
+  for (const auto& [role, file] : m->files) {
+    EXPECT_EQ(file.path, DefaultFileName(role));
+    EXPECT_EQ(*Sha256File(absl::StrCat(dir, "/", file.path)), file.sha256)
+        << role;
+  }
+}
+
+TEST(WriteModelTest, OutputIsDeterministic) {
+  const std::string a = MakeTempDir();
+  const std::string b = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), a).ok());
+  ASSERT_TRUE(WriteModel(TinyModelData(), b).ok());
+  EXPECT_EQ(ReadFile(absl::StrCat(a, "/manifest.json")),
+            ReadFile(absl::StrCat(b, "/manifest.json")));
+}
+
+TEST(WriteModelTest, CreatesMissingParentDirectories) {
+  const std::string dir = absl::StrCat(MakeTempDir(), "/a/b/model-7");
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  EXPECT_TRUE(LoadModel(dir).ok());
+}
+
+TEST(WriteModelTest, OverwritesPreviousModelAndLeavesNoTempFiles) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  ModelData next = TinyModelData();
+  next.version = "tiny-2";
+  next.item_categories.clear();
+  next.item_factors[0] = 42.0f;
+  ASSERT_TRUE(WriteModel(next, dir).ok());
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> m = LoadModel(dir);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)->version(), "tiny-2");
+  EXPECT_EQ((*m)->ItemFactors(0)[0], 42.0f);
+  EXPECT_FALSE((*m)->has_categories());
+  // The stale categories file is gone, and no *.tmp.* file is left.
+  EXPECT_EQ(ListDir(dir).size(), 8u);
+  for (const std::string& name : ListDir(dir)) {
+    EXPECT_EQ(name.find(".tmp."), std::string::npos) << name;
+  }
+}
+
+TEST(WriteModelTest, WritesEmptyNeighborTableWhenIndptrIsEmpty) {
+  ModelData d = TinyModelData();
+  d.neighbor_indptr.clear();
+  d.neighbor_indices.clear();
+  d.neighbor_scores.clear();
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(d, dir).ok());
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> m = LoadModel(dir);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)->num_neighbors(), 0);
+}
+
+TEST(WriteModelTest, RefusesEmptyVersion) {
+  ModelData d = TinyModelData();
+  d.version = "";
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument, "version is empty");
+}
+
+TEST(WriteModelTest, RefusesZeroItems) {
+  ModelData d = TinyModelData();
+  d.item_ids.clear();
+  d.item_factors.clear();
+  d.item_categories.clear();
+  d.neighbor_indptr = {0};
+  d.neighbor_indices.clear();
+  d.neighbor_scores.clear();
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument, "no items");
+}
+
+TEST(WriteModelTest, RefusesFactorCountNotMatchingIds) {
+  ModelData d = TinyModelData();
+  d.user_factors.pop_back();
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument, "user_factors has 5");
+}
+
+TEST(WriteModelTest, RefusesIdsThatCannotBeALine) {
+  ModelData d = TinyModelData();
+  d.item_ids[1] = "two\nlines";
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument, "item_ids[1]");
+  d = TinyModelData();
+  d.user_ids[0] = "crlf\r";
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument, "user_ids[0]");
+}
+
+TEST(WriteModelTest, RefusesCategoriesCountMismatch) {
+  ModelData d = TinyModelData();
+  d.item_categories.pop_back();
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument, "item_categories has 3");
+}
+
+TEST(WriteModelTest, RefusesNeighborArraysNotMatchingIndptr) {
+  ModelData d = TinyModelData();
+  d.neighbor_scores.pop_back();
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument,
+                "neighbor_indptr ends at 4");
+}
+
+TEST(WriteModelTest, RefusesContentThatSnapshotValidationRefuses) {
+  ModelData d = TinyModelData();
+  d.item_factors[3] = std::numeric_limits<float>::quiet_NaN();
+  ExpectInvalid(d, absl::StatusCode::kFailedPrecondition, "item_factors.npy");
+  d = TinyModelData();
+  d.user_ids[2] = "u1";
+  ExpectInvalid(d, absl::StatusCode::kFailedPrecondition, "duplicate id 'u1'");
+  d = TinyModelData();
+  d.neighbor_scores = {0.5f, 0.9f, 0.9f, 0.3f};  // not descending
+  ExpectInvalid(d, absl::StatusCode::kFailedPrecondition,
+                "neighbors_scores.npy");
+}
+
+}  // namespace
+}  // namespace rerank
