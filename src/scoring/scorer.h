@@ -27,12 +27,26 @@ struct ScorerOptions {
 //
 // Returns INVALID_ARGUMENT naming the field or limit for bad input; never
 // crashes on any request. On error `response` is left in an unspecified state.
-absl::Status Rerank(const ModelSnapshot& model, const v1::RerankRequest& request,
+absl::Status Rerank(const ModelSnapshot& model,
+                    const v1::RerankRequest& request,
                     const ScorerOptions& options, int64_t now_ms,
                     v1::RerankResponse* response);
 
-// Checks limits and fields without scoring (the first stage of Rerank).
+// Checks limits and fields without scoring (the first stage of Rerank):
+// counts against `limits`, ids non-empty and within max_id_bytes, finite
+// base scores, valid event types, non-negative timestamps and now_ms, and
+// the bounds of `request.overrides`.
 absl::Status ValidateRequest(const v1::RerankRequest& request,
                              const RequestLimits& limits);
+
+// The null scorer, for benchmarking the cost around scoring: the same
+// validation, override checks, dedupe and out-of-stock drop as Rerank, then
+// answers in input order with score = w_base * base_score, cut to top_k.
+// Events are counted (stats.events_received) but not used; the response
+// always carries FALLBACK_NO_PERSONALIZATION. Same contract as Rerank.
+absl::Status RerankNull(const ModelSnapshot& model,
+                        const v1::RerankRequest& request,
+                        const ScorerOptions& options, int64_t now_ms,
+                        v1::RerankResponse* response);
 
 }  // namespace rerank

@@ -75,9 +75,9 @@ absl::Status CheckBounds(const DoubleField& field, double value,
         name, "=", FormatNumber(value), " is not a finite number"));
   }
   if (value < field.lo || value > field.hi) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, "=", FormatNumber(value), " is out of bounds [",
-                     FormatNumber(field.lo), ", ", FormatNumber(field.hi), "]"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, "=", FormatNumber(value), " is out of bounds [",
+        FormatNumber(field.lo), ", ", FormatNumber(field.hi), "]"));
   }
   return absl::OkStatus();
 }

@@ -1,0 +1,155 @@
+#include "scoring/scorer.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "absl/base/optimization.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/status_macros.h"
+#include "scoring/number_format.h"
+#include "scoring/scoring_context.h"
+#include "scoring/scoring_params.h"
+
+namespace rerank {
+namespace {
+
+using scoring_internal::FormatNumber;
+using scoring_internal::ScoringContext;
+
+// Checks an id against max_id_bytes (and, when `required`, emptiness).
+// Takes the field name as parts (e.g. "candidates[", 3, "].item_id") and
+// only formats it on failure: ValidateRequest runs per candidate on the hot
+// path, where building names eagerly would cost more than the checks.
+template <typename... Parts>
+absl::Status CheckId(absl::string_view id, bool required,
+                     const RequestLimits& limits, const Parts&... field) {
+  if (required && id.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field..., " is empty"));
+  }
+  if (id.size() > limits.max_id_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field..., ": ", id.size(),
+        " bytes exceeds limits.max_id_bytes=", limits.max_id_bytes));
+  }
+  return absl::OkStatus();
+}
+
+// The moment to score at: the request's, else the caller's clock.
+int64_t EffectiveNow(const v1::RerankRequest& request, int64_t now_ms) {
+  return request.now_ms() != 0 ? request.now_ms() : now_ms;
+}
+
+}  // namespace
+
+absl::Status ValidateRequest(const v1::RerankRequest& request,
+                             const RequestLimits& limits) {
+  // Counts first: refuse an oversized request before walking it.
+  if (static_cast<uint64_t>(request.candidates_size()) >
+      limits.max_candidates) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("candidates: ", request.candidates_size(),
+                     " exceeds limits.max_candidates=", limits.max_candidates));
+  }
+  if (static_cast<uint64_t>(request.events_size()) > limits.max_events) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("events: ", request.events_size(),
+                     " exceeds limits.max_events=", limits.max_events));
+  }
+  RETURN_IF_ERROR(
+      CheckId(request.request_id(), /*required=*/false, limits, "request_id"));
+  RETURN_IF_ERROR(
+      CheckId(request.user_id(), /*required=*/false, limits, "user_id"));
+  if (request.now_ms() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("now_ms=", request.now_ms(), " is negative"));
+  }
+  // The per-item loops run on the hot path for every request: each item gets
+  // one cheap combined test, and only a failing item is examined again to
+  // say what is wrong with it.
+  for (int i = 0; i < request.candidates_size(); ++i) {
+    const v1::Candidate& c = request.candidates(i);
+    const size_t id_bytes = c.item_id().size();
+    const bool bad_base = c.has_base_score() && !std::isfinite(c.base_score());
+    if (ABSL_PREDICT_TRUE(id_bytes != 0 && id_bytes <= limits.max_id_bytes &&
+                          !bad_base)) {
+      continue;
+    }
+    RETURN_IF_ERROR(CheckId(c.item_id(), /*required=*/true, limits,
+                            "candidates[", i, "].item_id"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "candidates[", i, "].base_score=", FormatNumber(c.base_score()),
+        " is not finite"));
+  }
+  for (int i = 0; i < request.events_size(); ++i) {
+    const v1::Event& e = request.events(i);
+    const size_t id_bytes = e.item_id().size();
+    const int type = static_cast<int>(e.type());
+    // Proto3 enums are open: an unknown number parses and must be refused
+    // here. UNSPECIFIED is refused because an event must say what happened.
+    const bool bad_type =
+        type == v1::EVENT_TYPE_UNSPECIFIED || !v1::EventType_IsValid(type);
+    // Negative timestamps are refused rather than clamped: they are bugs in
+    // the caller, and refusing keeps now - timestamp free of overflow.
+    const bool bad_time = e.timestamp_ms() < 0;
+    if (ABSL_PREDICT_TRUE(id_bytes != 0 && id_bytes <= limits.max_id_bytes &&
+                          !bad_type && !bad_time)) {
+      continue;
+    }
+    RETURN_IF_ERROR(CheckId(e.item_id(), /*required=*/true, limits, "events[",
+                            i, "].item_id"));
+    if (bad_type) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "events[", i, "].type=", type, " is not a valid EventType"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events[", i, "].timestamp_ms=", e.timestamp_ms(), " is negative"));
+  }
+  // Bounds only; the values are applied on top of the configured weights by
+  // Rerank.
+  return ApplyScoringParams(ScoringWeights(), request.overrides(), "overrides")
+      .status();
+}
+
+absl::Status Rerank(const ModelSnapshot& model,
+                    const v1::RerankRequest& request,
+                    const ScorerOptions& options, int64_t now_ms,
+                    v1::RerankResponse* response) {
+  namespace si = scoring_internal;
+  RETURN_IF_ERROR(ValidateRequest(request, options.limits));
+  ScoringContext ctx(model, request, EffectiveNow(request, now_ms));
+  RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
+  si::ResolveUser(&ctx);
+  si::ResolveCandidates(&ctx);
+  si::ResolveEvents(&ctx);
+  si::DropCandidates(&ctx);
+  // Merchandising filters go here: after drop, before scoring.
+  si::BuildUserVector(&ctx);
+  si::ScoreCandidates(&ctx);
+  // Merchandising boosts go here: after scoring, before ordering.
+  si::OrderCandidates(request.top_k(), &ctx);
+  // Diversity, caps and pins go here: they reorder ctx.order.
+  si::EmitResponse(ctx, response);
+  return absl::OkStatus();
+}
+
+absl::Status RerankNull(const ModelSnapshot& model,
+                        const v1::RerankRequest& request,
+                        const ScorerOptions& options, int64_t now_ms,
+                        v1::RerankResponse* response) {
+  namespace si = scoring_internal;
+  RETURN_IF_ERROR(ValidateRequest(request, options.limits));
+  ScoringContext ctx(model, request, EffectiveNow(request, now_ms));
+  RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
+  si::ResolveUser(&ctx);
+  si::ResolveCandidates(&ctx);
+  si::DropCandidates(&ctx);
+  si::ScoreBaseOnly(&ctx);
+  si::OrderByInput(request.top_k(), &ctx);
+  si::EmitResponse(ctx, response);
+  return absl::OkStatus();
+}
+
+}  // namespace rerank
