@@ -2,16 +2,24 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "model/model_loader.h"
 #include "model/model_snapshot.h"
 #include "service/model_store.h"
 
 namespace rerank {
+
+// What one successful Reload did; ModelAdmin reports it to the operator.
+struct ReloadResult {
+  std::shared_ptr<const ModelSnapshot> model;     // now served; never null
+  std::shared_ptr<const ModelSnapshot> previous;  // replaced; null if none
+  std::string dir;                                // absolute, resolved
+  double load_seconds = 0;                        // resolve + load + validate
+};
 
 // Resolves `model_dir` (relative to `model_root`) to an absolute path with
 // every symlink resolved, and refuses with INVALID_ARGUMENT anything that
@@ -30,8 +38,9 @@ class ModelManager {
   // to SERVING, update metrics).
   using OnLoaded = std::function<void(const ModelSnapshot& model)>;
   // The loader; replaceable in tests (a fake that blocks or fails).
-  using Loader = std::function<absl::StatusOr<std::shared_ptr<const ModelSnapshot>>(
-      const std::string& dir)>;
+  using Loader =
+      std::function<absl::StatusOr<std::shared_ptr<const ModelSnapshot>>(
+          const std::string& dir)>;
 
   // `model_root` must exist; it is canonicalized once here.
   static absl::StatusOr<std::unique_ptr<ModelManager>> Create(
@@ -43,6 +52,14 @@ class ModelManager {
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> Reload(
       absl::string_view model_dir);
 
+  // Reload, also returning the replaced model and the load time. Logs the
+  // outcome: info on success (version, dir, seconds), warn on refusal.
+  //
+  // on_loaded runs after the swap with no lock held (as promised above), so
+  // when two reloads race their callbacks may run in either order; a callback
+  // that needs "the model served now" should read store().Get().
+  absl::StatusOr<ReloadResult> ReloadWithResult(absl::string_view model_dir);
+
   const ModelStore& store() const { return store_; }
   const std::string& model_root() const { return model_root_; }
 
@@ -52,7 +69,9 @@ class ModelManager {
   const std::string model_root_;
   const OnLoaded on_loaded_;
   const Loader loader_;
-  absl::Mutex reload_mu_;  // serializes Reload; never held by readers
+  // Serializes Reload; never held by readers. std::mutex for the same
+  // ThreadSanitizer reason as ModelStore's.
+  std::mutex reload_mu_;
   ModelStore store_;
 };
 

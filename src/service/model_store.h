@@ -1,9 +1,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "model/model_snapshot.h"
 
 namespace rerank {
@@ -13,25 +12,30 @@ namespace rerank {
 // on the immutable snapshot without any lock, so a request finishes on the
 // snapshot it started with even if a reload swaps in another meanwhile; the
 // old snapshot is freed when its last request drops it.
+//
+// std::mutex rather than absl::Mutex: Debian's Abseil is not built with
+// ThreadSanitizer annotations, so TSan cannot see absl::Mutex's
+// happens-before edges and would report the (correctly locked) pointer copy
+// as a race. pthread mutexes are intercepted by TSan.
 class ModelStore {
  public:
   // nullptr when no model has been loaded yet.
   std::shared_ptr<const ModelSnapshot> Get() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return current_;
   }
 
   // Installs `next` and returns the snapshot it replaced (maybe nullptr).
   std::shared_ptr<const ModelSnapshot> Swap(
       std::shared_ptr<const ModelSnapshot> next) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     current_.swap(next);
     return next;
   }
 
  private:
-  mutable absl::Mutex mu_;
-  std::shared_ptr<const ModelSnapshot> current_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  std::shared_ptr<const ModelSnapshot> current_;  // guarded by mu_
 };
 
 }  // namespace rerank

@@ -1,0 +1,254 @@
+#include "server/config.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/json_util.h"
+#include "scoring/scoring_params.h"
+
+namespace rerank {
+namespace {
+
+constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn",
+                                      "error"};
+constexpr const char* kLogFormats[] = {"text", "json"};
+
+template <size_t N>
+bool OneOf(const std::string& value, const char* const (&allowed)[N]) {
+  for (const char* a : allowed) {
+    if (value == a) return true;
+  }
+  return false;
+}
+
+absl::Status Refuse(absl::string_view source, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", problem));
+}
+
+absl::Status CheckAddress(absl::string_view source, absl::string_view key,
+                          const std::string& address) {
+  std::string host;
+  int port = 0;
+  absl::Status status = ParseHostPort(address, &host, &port);
+  if (!status.ok()) {
+    return Refuse(source, absl::StrCat(key, " ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckLimit(absl::string_view source, absl::string_view key,
+                        uint32_t value) {
+  if (value == 0) return Refuse(source, absl::StrCat(key, " must be > 0"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ParseHostPort(absl::string_view address, std::string* host,
+                           int* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", address, "\" must be host:port (e.g. 127.0.0.1:50051)"));
+  }
+  absl::string_view h = address.substr(0, colon);
+  absl::string_view p = address.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  int value = -1;
+  if (h.empty() || p.empty() || !absl::c_all_of(p, absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(p, &value) || value > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", address,
+                     "\" must be host:port with a port in [0, 65535] (e.g. "
+                     "127.0.0.1:50051)"));
+  }
+  *host = std::string(h);
+  *port = value;
+  return absl::OkStatus();
+}
+
+void ApplyServerConfigDefaults(v1::ServerConfig* config) {
+  if (config->listen_address().empty()) {
+    config->set_listen_address(kDefaultListenAddress);
+  }
+  v1::LimitsConfig* limits = config->mutable_limits();
+  if (!limits->has_max_candidates()) {
+    limits->set_max_candidates(kDefaultMaxCandidates);
+  }
+  if (!limits->has_max_events()) limits->set_max_events(kDefaultMaxEvents);
+  if (!limits->has_max_id_bytes()) limits->set_max_id_bytes(kDefaultMaxIdBytes);
+  if (!limits->has_max_message_bytes()) {
+    limits->set_max_message_bytes(kDefaultMaxMessageBytes);
+  }
+  v1::LoggingConfig* logging = config->mutable_logging();
+  if (logging->level().empty()) logging->set_level(kDefaultLogLevel);
+  if (logging->format().empty()) logging->set_format(kDefaultLogFormat);
+  if (!config->has_shutdown_grace_seconds()) {
+    config->set_shutdown_grace_seconds(kDefaultShutdownGraceSeconds);
+  }
+  // Materialize the (empty) message so a dump of the effective config shows
+  // the section.
+  config->mutable_scoring();
+}
+
+v1::ServerConfig DefaultServerConfig() {
+  v1::ServerConfig config;
+  ApplyServerConfigDefaults(&config);
+  return config;
+}
+
+absl::Status ValidateServerConfig(const v1::ServerConfig& config,
+                                  absl::string_view source) {
+  RETURN_IF_ERROR(
+      CheckAddress(source, "listen_address", config.listen_address()));
+  if (!config.admin_listen_address().empty()) {
+    RETURN_IF_ERROR(CheckAddress(source, "admin_listen_address",
+                                 config.admin_listen_address()));
+    std::string host;
+    int port = 0;
+    if (config.admin_listen_address() == config.listen_address() &&
+        ParseHostPort(config.listen_address(), &host, &port).ok() &&
+        port != 0) {
+      return Refuse(source,
+                    "admin_listen_address must differ from listen_address "
+                    "(leave it empty to serve ModelAdmin on listen_address)");
+    }
+  }
+
+  if (!config.model_root().empty()) {
+    struct stat st;
+    if (stat(config.model_root().c_str(), &st) != 0) {
+      return Refuse(source, absl::StrCat("model_root \"", config.model_root(),
+                                         "\" does not exist"));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      return Refuse(source, absl::StrCat("model_root \"", config.model_root(),
+                                         "\" is not a directory"));
+    }
+  }
+  if (!config.initial_model().empty() && config.model_root().empty()) {
+    return Refuse(source, "initial_model is set but model_root is not");
+  }
+
+  absl::StatusOr<ScoringWeights> weights =
+      ApplyScoringParams(ScoringWeights{}, config.scoring(), "scoring");
+  if (!weights.ok()) return Refuse(source, weights.status().message());
+
+  const v1::LimitsConfig& limits = config.limits();
+  RETURN_IF_ERROR(
+      CheckLimit(source, "limits.max_candidates", limits.max_candidates()));
+  RETURN_IF_ERROR(CheckLimit(source, "limits.max_events", limits.max_events()));
+  RETURN_IF_ERROR(
+      CheckLimit(source, "limits.max_id_bytes", limits.max_id_bytes()));
+  RETURN_IF_ERROR(CheckLimit(source, "limits.max_message_bytes",
+                             limits.max_message_bytes()));
+  // gRPC takes the receive limit as an int.
+  if (limits.max_message_bytes() > static_cast<uint32_t>(INT_MAX)) {
+    return Refuse(
+        source, absl::StrCat("limits.max_message_bytes must be <= ", INT_MAX));
+  }
+
+  if (!OneOf(config.logging().level(), kLogLevels)) {
+    return Refuse(
+        source,
+        absl::StrCat("logging.level \"", config.logging().level(),
+                     "\" must be one of ", absl::StrJoin(kLogLevels, "|")));
+  }
+  if (!OneOf(config.logging().format(), kLogFormats)) {
+    return Refuse(
+        source,
+        absl::StrCat("logging.format \"", config.logging().format(),
+                     "\" must be one of ", absl::StrJoin(kLogFormats, "|")));
+  }
+
+  const double grace = config.shutdown_grace_seconds();
+  if (!std::isfinite(grace) || grace < 0 || grace > kMaxShutdownGraceSeconds) {
+    return Refuse(source, absl::StrCat("shutdown_grace_seconds=", grace,
+                                       " must be in [0, ",
+                                       kMaxShutdownGraceSeconds, "]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ServerConfig> ParseServerConfigJson(
+    absl::string_view json, absl::string_view source) {
+  v1::ServerConfig config;
+  // An empty file means "all defaults", though the JSON parser calls it an
+  // error.
+  if (!absl::StripAsciiWhitespace(json).empty()) {
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    const google::protobuf::util::Status parsed =
+        google::protobuf::util::JsonStringToMessage(
+            google::protobuf::StringPiece(json.data(), json.size()), &config,
+            options);
+    if (!parsed.ok()) {
+      return Refuse(source, absl::StrCat("invalid config: ",
+                                         std::string(parsed.message())));
+    }
+  }
+  ApplyServerConfigDefaults(&config);
+  return config;
+}
+
+absl::StatusOr<v1::ServerConfig> ParseServerConfig(absl::string_view json,
+                                                   absl::string_view source) {
+  ASSIGN_OR_RETURN(v1::ServerConfig config,
+                   ParseServerConfigJson(json, source));
+  RETURN_IF_ERROR(ValidateServerConfig(config, source));
+  return config;
+}
+
+absl::StatusOr<v1::ServerConfig> ReadServerConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    if (err == ENOENT) {
+      return absl::NotFoundError(
+          absl::StrCat(path, ": config file does not exist"));
+    }
+    return absl::ErrnoToStatus(err, absl::StrCat(path, ": cannot open"));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) {
+    return absl::DataLossError(absl::StrCat(path, ": read failed"));
+  }
+  return ParseServerConfigJson(contents.str(), path);
+}
+
+absl::StatusOr<v1::ServerConfig> LoadServerConfig(const std::string& path) {
+  ASSIGN_OR_RETURN(v1::ServerConfig config, ReadServerConfigFile(path));
+  RETURN_IF_ERROR(ValidateServerConfig(config, path));
+  return config;
+}
+
+absl::StatusOr<ScorerOptions> ScorerOptionsFromConfig(
+    const v1::ServerConfig& config) {
+  ScorerOptions options;
+  ASSIGN_OR_RETURN(
+      options.weights,
+      ApplyScoringParams(ScoringWeights{}, config.scoring(), "scoring"));
+  v1::ServerConfig defaulted = config;
+  ApplyServerConfigDefaults(&defaulted);
+  options.limits.max_candidates = defaulted.limits().max_candidates();
+  options.limits.max_events = defaulted.limits().max_events();
+  options.limits.max_id_bytes = defaulted.limits().max_id_bytes();
+  return options;
+}
+
+}  // namespace rerank

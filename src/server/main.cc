@@ -1,0 +1,161 @@
+// rerankd: the re-ranking gRPC server. See README "Operating".
+//
+//   rerankd --config=/etc/rerank/config.json [--listen=HOST:PORT]
+//           [--admin_listen=HOST:PORT] [--model_root=DIR]
+//           [--initial_model=REL_DIR] [--log_level=LEVEL] [--log_format=FMT]
+//
+// Exit status: 0 after a graceful shutdown on SIGTERM/SIGINT; 1 when the
+// config or the initial model is refused or the port cannot be bound (the
+// reason is logged).
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/config.h"
+#include "server/logging.h"
+#include "server/server.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Path of the JSON config file (config.proto). Empty: defaults.");
+ABSL_FLAG(std::string, listen, "",
+          "Overrides listen_address (host:port; port 0 picks a free port).");
+ABSL_FLAG(std::string, admin_listen, "",
+          "Overrides admin_listen_address (host:port for ModelAdmin).");
+ABSL_FLAG(std::string, model_root, "", "Overrides model_root.");
+ABSL_FLAG(std::string, initial_model, "",
+          "Overrides initial_model (relative to model_root).");
+ABSL_FLAG(std::string, log_level, "",
+          "Overrides logging.level: trace|debug|info|warn|error.");
+ABSL_FLAG(std::string, log_format, "", "Overrides logging.format: text|json.");
+
+namespace rerank {
+namespace {
+
+bool Override(const std::string& value, std::string* field) {
+  if (value.empty()) return false;
+  *field = value;
+  return true;
+}
+
+// The config file (or the defaults), then the flags on top, then one
+// validation of the result: a flag may fix what the file alone would fail
+// (e.g. a model_root that only exists on this host).
+absl::StatusOr<v1::ServerConfig> BuildConfig() {
+  const std::string path = absl::GetFlag(FLAGS_config);
+  v1::ServerConfig config;
+  if (path.empty()) {
+    config = DefaultServerConfig();
+  } else {
+    absl::StatusOr<v1::ServerConfig> read = ReadServerConfigFile(path);
+    if (!read.ok()) return read.status();
+    config = *std::move(read);
+  }
+  bool overridden = false;
+  overridden |=
+      Override(absl::GetFlag(FLAGS_listen), config.mutable_listen_address());
+  overridden |= Override(absl::GetFlag(FLAGS_admin_listen),
+                         config.mutable_admin_listen_address());
+  overridden |=
+      Override(absl::GetFlag(FLAGS_model_root), config.mutable_model_root());
+  overridden |= Override(absl::GetFlag(FLAGS_initial_model),
+                         config.mutable_initial_model());
+  overridden |= Override(absl::GetFlag(FLAGS_log_level),
+                         config.mutable_logging()->mutable_level());
+  overridden |= Override(absl::GetFlag(FLAGS_log_format),
+                         config.mutable_logging()->mutable_format());
+  // Names where a bad value came from: "config.json", "config.json +
+  // command line", "command line" or "defaults".
+  std::string source;
+  if (!path.empty()) source = path;
+  if (overridden) {
+    source = source.empty() ? "command line"
+                            : absl::StrCat(source, " + command line");
+  }
+  if (source.empty()) source = "defaults";
+  absl::Status valid = ValidateServerConfig(config, source);
+  if (!valid.ok()) return valid;
+  return config;
+}
+
+int Run(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "rerankd --config=FILE [--listen=HOST:PORT] [--admin_listen=HOST:PORT] "
+      "[--model_root=DIR] [--initial_model=DIR] [--log_level=LEVEL] "
+      "[--log_format=text|json]");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the shutdown signals before any thread exists so every thread
+  // (gRPC's included) inherits the mask and only the sigwait thread below
+  // ever sees them: no work in a signal handler, no async-signal-safety
+  // concerns.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<v1::ServerConfig> config = BuildConfig();
+  if (!config.ok()) {
+    // Logging is not configured yet: plain stderr, one line.
+    std::fprintf(stderr, "rerankd: %s\n", config.status().ToString().c_str());
+    return 1;
+  }
+  if (absl::Status logging = ConfigureLogging(config->logging());
+      !logging.ok()) {
+    std::fprintf(stderr, "rerankd: %s\n", logging.ToString().c_str());
+    return 1;
+  }
+
+  absl::StatusOr<std::unique_ptr<RerankServer>> server =
+      RerankServer::Create(*config);
+  if (!server.ok()) {
+    spdlog::critical("rerankd failed to start: {}", server.status().ToString());
+    return 1;
+  }
+  RerankServer& srv = **server;
+  const absl::Duration grace = absl::Seconds(config->shutdown_grace_seconds());
+
+  std::thread signal_thread([&srv, &signals, grace] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("received {}, shutting down (grace {})",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                 absl::FormatDuration(grace));
+    srv.Shutdown(grace);
+  });
+
+  const std::shared_ptr<const ModelSnapshot> model = srv.store().Get();
+  const std::string admin =
+      srv.admin_port() == srv.port()
+          ? std::string()
+          : absl::StrCat(" (admin on ", srv.admin_address(), ")");
+  if (model != nullptr) {
+    spdlog::info("rerankd serving on {}{}, model {}", srv.address(), admin,
+                 model->version());
+  } else {
+    spdlog::info("rerankd serving on {}{}, no model: waiting for Reload",
+                 srv.address(), admin);
+  }
+
+  srv.Wait();
+  signal_thread.join();
+  spdlog::info("rerankd stopped");
+  server->reset();
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace rerank
+
+int main(int argc, char** argv) { return rerank::Run(argc, argv); }

@@ -1,0 +1,107 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "rerank/v1/config.pb.h"
+#include "service/model_admin_service.h"
+#include "service/model_manager.h"
+#include "service/model_store.h"
+#include "service/reranker_service.h"
+
+namespace rerank {
+
+// Health-check service names set by RerankServer. "" is the overall status.
+inline constexpr char kRerankerHealthService[] = "rerank.v1.Reranker";
+inline constexpr char kModelAdminHealthService[] = "rerank.v1.ModelAdmin";
+
+// Seams for tests; production leaves them empty.
+struct RerankServerHooks {
+  ModelManager::Loader loader;         // null: LoadModel
+  RerankerService::Clock clock;        // null: the system clock
+  RerankObserver* observer = nullptr;  // not owned; must outlive the server
+};
+
+// rerankd in-process: the gRPC server(s) with Reranker, ModelAdmin, the
+// default grpc.health.v1 service and reflection, plus the model lifecycle.
+//
+// Serving state: "" and "rerank.v1.Reranker" are NOT_SERVING until a model
+// is loaded and SERVING after; Shutdown flips everything to NOT_SERVING
+// first, so load balancers drain before the listener closes.
+//
+// Owns everything it creates (manager, services, servers). Thread-safe:
+// Shutdown may be called from any thread (e.g. a signal thread) while
+// another is in Wait.
+class RerankServer {
+ public:
+  using Hooks = RerankServerHooks;
+
+  // Validates `config` (defaults applied), creates the ModelManager when
+  // model_root is set, loads initial_model (its error is returned, so
+  // rerankd exits with the reason), then binds and starts serving.
+  // Port 0 picks a free port; see port() / admin_port().
+  static absl::StatusOr<std::unique_ptr<RerankServer>> Create(
+      const v1::ServerConfig& config, Hooks hooks = {});
+
+  // Shuts down immediately (zero grace) if Shutdown was not called.
+  ~RerankServer();
+
+  RerankServer(const RerankServer&) = delete;
+  RerankServer& operator=(const RerankServer&) = delete;
+
+  // The bound ports. admin_port() == port() when ModelAdmin shares the
+  // main listener.
+  int port() const { return port_; }
+  int admin_port() const { return admin_port_; }
+  // listen_address / admin_listen_address with the bound port.
+  const std::string& address() const { return address_; }
+  const std::string& admin_address() const { return admin_address_; }
+  // The effective config (defaults applied).
+  const v1::ServerConfig& config() const { return config_; }
+
+  // The served model; never null as a store.
+  const ModelStore& store() const {
+    return manager_ ? manager_->store() : empty_store_;
+  }
+  // Null when no model_root is configured.
+  ModelManager* model_manager() const { return manager_.get(); }
+
+  // Flips health to NOT_SERVING, stops accepting calls and lets in-flight
+  // calls run until `grace` has passed, then cancels what is left. Blocks
+  // until done. Only the first call has an effect.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks until the server(s) have shut down.
+  void Wait();
+
+ private:
+  RerankServer() = default;
+
+  absl::Status Start(Hooks hooks);
+  void OnModelLoaded();
+  void SetHealthLocked(bool model_loaded) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  v1::ServerConfig config_;
+  std::unique_ptr<ModelManager> manager_;
+  ModelStore empty_store_;  // served when there is no manager: always empty
+  std::unique_ptr<RerankerService> reranker_service_;
+  std::unique_ptr<ModelAdminService> admin_service_;
+  // Declared after the services: destroyed (shut down) before them.
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> admin_server_;  // null: admin on server_
+  int port_ = 0;
+  int admin_port_ = 0;
+  std::string address_;
+  std::string admin_address_;
+
+  absl::Mutex mu_;  // orders health updates against Shutdown
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace rerank
