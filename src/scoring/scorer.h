@@ -13,6 +13,9 @@ namespace rerank {
 struct ScorerOptions {
   ScoringWeights weights;
   RequestLimits limits;
+  // Which function the server calls per request: Rerank, or RerankNull for
+  // measuring the cost of the server stack alone (config "scorer": "null").
+  bool null_scorer = false;
 };
 
 // Re-ranks `request.candidates` for the shopper described by the request,

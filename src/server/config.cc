@@ -24,6 +24,7 @@ namespace {
 constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn",
                                       "error"};
 constexpr const char* kLogFormats[] = {"text", "json"};
+constexpr const char* kScorers[] = {"full", "null"};
 
 template <size_t N>
 bool OneOf(const std::string& value, const char* const (&allowed)[N]) {
@@ -97,6 +98,7 @@ void ApplyServerConfigDefaults(v1::ServerConfig* config) {
   v1::LoggingConfig* logging = config->mutable_logging();
   if (logging->level().empty()) logging->set_level(kDefaultLogLevel);
   if (logging->format().empty()) logging->set_format(kDefaultLogFormat);
+  if (config->scorer().empty()) config->set_scorer("full");
   if (!config->has_shutdown_grace_seconds()) {
     config->set_shutdown_grace_seconds(kDefaultShutdownGraceSeconds);
   }
@@ -175,6 +177,12 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
                      "\" must be one of ", absl::StrJoin(kLogFormats, "|")));
   }
 
+  if (!OneOf(config.scorer(), kScorers)) {
+    return Refuse(source, absl::StrCat("scorer \"", config.scorer(),
+                                       "\" must be one of ",
+                                       absl::StrJoin(kScorers, "|")));
+  }
+
   const double grace = config.shutdown_grace_seconds();
   if (!std::isfinite(grace) || grace < 0 || grace > kMaxShutdownGraceSeconds) {
     return Refuse(source, absl::StrCat("shutdown_grace_seconds=", grace,
@@ -248,6 +256,7 @@ absl::StatusOr<ScorerOptions> ScorerOptionsFromConfig(
   options.limits.max_candidates = defaulted.limits().max_candidates();
   options.limits.max_events = defaulted.limits().max_events();
   options.limits.max_id_bytes = defaulted.limits().max_id_bytes();
+  options.null_scorer = defaulted.scorer() == "null";
   return options;
 }
 

@@ -37,6 +37,8 @@ ABSL_FLAG(std::string, initial_model, "",
 ABSL_FLAG(std::string, log_level, "",
           "Overrides logging.level: trace|debug|info|warn|error.");
 ABSL_FLAG(std::string, log_format, "", "Overrides logging.format: text|json.");
+ABSL_FLAG(std::string, scorer, "",
+          "Overrides scorer: full|null (null = input order, for benchmarks).");
 
 namespace rerank {
 namespace {
@@ -73,6 +75,7 @@ absl::StatusOr<v1::ServerConfig> BuildConfig() {
                          config.mutable_logging()->mutable_level());
   overridden |= Override(absl::GetFlag(FLAGS_log_format),
                          config.mutable_logging()->mutable_format());
+  overridden |= Override(absl::GetFlag(FLAGS_scorer), config.mutable_scorer());
   // Names where a bad value came from: "config.json", "config.json +
   // command line", "command line" or "defaults".
   std::string source;
@@ -91,7 +94,7 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "rerankd --config=FILE [--listen=HOST:PORT] [--admin_listen=HOST:PORT] "
       "[--model_root=DIR] [--initial_model=DIR] [--log_level=LEVEL] "
-      "[--log_format=text|json]");
+      "[--log_format=text|json] [--scorer=full|null]");
   absl::ParseCommandLine(argc, argv);
 
   // Block the shutdown signals before any thread exists so every thread

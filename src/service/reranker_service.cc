@@ -65,7 +65,9 @@ absl::Status RerankerService::HandleRerank(const v1::RerankRequest& request,
     return absl::UnavailableError("no model loaded");
   }
   absl::Status status =
-      ::rerank::Rerank(*model, request, options_, clock_(), response);
+      options_.null_scorer
+          ? RerankNull(*model, request, options_, clock_(), response)
+          : ::rerank::Rerank(*model, request, options_, clock_(), response);
   if (!status.ok()) {
     response->Clear();
     spdlog::warn("Rerank request_id=\"{}\" failed: {}",

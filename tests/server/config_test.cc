@@ -78,6 +78,15 @@ TEST(ServerConfigTest, OverridesAreKept) {
   EXPECT_EQ(options->limits.max_candidates, 50u);
   EXPECT_EQ(options->limits.max_events, 5u);
   EXPECT_EQ(options->limits.max_id_bytes, 64u);
+  EXPECT_FALSE(options->null_scorer);
+}
+
+TEST(ServerConfigTest, NullScorerIsSelectedByName) {
+  auto config = ParseServerConfig(R"({"scorer": "null"})", "config.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto options = ScorerOptionsFromConfig(*config);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->null_scorer);
 }
 
 TEST(ServerConfigTest, PartialLimitsKeepOtherDefaults) {
@@ -124,6 +133,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "scoring.session_blend"},
         Refusal{R"({"logging": {"level": "verbose"}})", "logging.level"},
         Refusal{R"({"logging": {"format": "xml"}})", "logging.format"},
+        Refusal{R"({"scorer": "fast"})", "scorer"},
         Refusal{R"({"listen_address": "localhost"})", "listen_address"},
         Refusal{R"({"listen_address": "127.0.0.1:99999"})", "listen_address"},
         Refusal{R"({"listen_address": ":50051"})", "listen_address"},

@@ -109,6 +109,26 @@ TEST(RerankerServiceTest, ScoresWithServedModelAndInjectedClock) {
   EXPECT_THAT(Order(response), ElementsAre("a", "c", "b"));
 }
 
+TEST(RerankerServiceTest, NullScorerAnswersInInputOrderWithTheSameValidation) {
+  ModelStore store;
+  store.Swap(TinySnapshot("model-a"));
+  ScorerOptions options;
+  options.null_scorer = true;
+  auto service = RerankerService::Create(store, options);
+  ASSERT_TRUE(service.ok());
+  v1::RerankResponse response;
+  ASSERT_TRUE((*service)->HandleRerank(U1Request(), &response).ok());
+  EXPECT_EQ(response.model_version(), "model-a");
+  // The full scorer orders these b, c, a (above); the floor keeps input order.
+  EXPECT_THAT(Order(response), ElementsAre("a", "b", "c"));
+
+  options.limits.max_candidates = 2;
+  auto limited = RerankerService::Create(store, options);
+  ASSERT_TRUE(limited.ok());
+  EXPECT_EQ((*limited)->HandleRerank(U1Request(), &response).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(RerankerServiceTest, LimitErrorNamesTheLimit) {
   ModelStore store;
   store.Swap(TinySnapshot("model-a"));
