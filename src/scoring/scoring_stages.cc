@@ -136,6 +136,7 @@ void FillExplanation(const ScoringContext& ctx, int32_t slot_index,
     boost->set_type_weight(e.type_weight);
     boost->set_direct(direct);
     boost->set_similarity(similarity);
+    boost->set_neighbor_weight(ctx.weights.neighbor_weight);
     boost->set_contribution(contribution);
   }
 }

@@ -243,10 +243,10 @@ void CollectKeyValues(const Message& message, const std::string& prefix,
   }
 }
 
-// The neighbour weight is not in Boost, but it is fixed by the other fields:
-// contribution = decay * w * (direct + w_nb * sim). Recovering it lets the
-// line show the complete formula without the client knowing the config.
+// Servers before Boost.neighbor_weight existed did not send it, but it is
+// fixed by the other fields: contribution = decay * w * (direct + w_nb * sim).
 std::optional<double> InferNeighborWeight(const v1::Boost& boost) {
+  if (boost.neighbor_weight() != 0) return boost.neighbor_weight();
   const double scale = boost.decay() * boost.type_weight();
   if (boost.similarity() == 0 || scale == 0) return std::nullopt;
   return (boost.contribution() / scale - boost.direct()) / boost.similarity();

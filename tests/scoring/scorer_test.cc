@@ -406,6 +406,7 @@ TEST_F(ScorerTest, PurchaseDemotionSinksPurchasedItemAndBoostsItsNeighbour) {
   EXPECT_EQ(sock.boosts(0).event_type(), v1::EVENT_TYPE_PURCHASE);
   EXPECT_EQ(sock.boosts(0).direct(), 0.0);
   EXPECT_EQ(sock.boosts(0).similarity(), 0.5);
+  EXPECT_EQ(sock.boosts(0).neighbor_weight(), 0.5);
   EXPECT_DOUBLE_EQ(sock.boosts(0).contribution(), 0.075);
   EXPECT_EQ(sock.purchase_demotion(), 0.0);
   EXPECT_FALSE(std::signbit(sock.purchase_demotion()));  // 0, not -0
