@@ -1,0 +1,190 @@
+#include "training/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "model/model_writer.h"
+#include "spdlog/spdlog.h"
+
+namespace rerank {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+std::string DefaultModelVersion(absl::Time now) {
+  return absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
+}
+
+absl::StatusOr<ModelData> TrainModelData(const InteractionMatrix& matrix,
+                                         const TrainOptions& options,
+                                         const ItemCategoryMap* categories,
+                                         TrainSummary* summary) {
+  TrainSummary local;
+  TrainSummary& s = summary != nullptr ? *summary : local;
+  s.users = matrix.num_users();
+  s.items = matrix.num_items();
+  s.nnz = matrix.nnz();
+  s.events = matrix.num_events;
+  s.zero_weight_events = matrix.zero_weight_events;
+
+  spdlog::info(
+      "training ALS: {} users x {} items, {} pairs; factors={} "
+      "iterations={} regularization={} alpha={} cg_steps={} "
+      "threads={} seed={}",
+      s.users, s.items, s.nnz, options.als.factors, options.als.iterations,
+      options.als.regularization, options.als.alpha, options.als.cg_steps,
+      options.als.threads, options.als.seed);
+  auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(
+      AlsResult als,
+      TrainAls(matrix, options.als, [](const AlsIterationStats& it) {
+        spdlog::info(
+            "ALS iteration {:>3}: {:.3f} s, loss {:.6g} "
+            "(normalized {:.6g})",
+            it.iteration, it.seconds, it.loss, it.normalized_loss);
+      }));
+  s.als_seconds = SecondsSince(start);
+  s.final_loss = als.iterations.empty()
+                     ? std::numeric_limits<double>::quiet_NaN()
+                     : als.iterations.back().loss;
+  s.final_normalized_loss = als.iterations.empty()
+                                ? std::numeric_limits<double>::quiet_NaN()
+                                : als.iterations.back().normalized_loss;
+
+  start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(
+      ItemNeighbors neighbors,
+      BuildItemNeighbors(matrix, options.neighbors, als.item_factors, als.dim));
+  s.neighbor_seconds = SecondsSince(start);
+  s.neighbor_entries = neighbors.size();
+  spdlog::info("neighbours ({}): {} entries in {:.3f} s",
+               std::string(NeighborSourceName(options.neighbors.source)),
+               s.neighbor_entries, s.neighbor_seconds);
+
+  ModelData data;
+  data.version = options.model_version.empty()
+                     ? DefaultModelVersion(absl::Now())
+                     : options.model_version;
+  s.model_version = data.version;
+  data.dim = als.dim;
+  data.user_ids = matrix.user_ids;
+  data.item_ids = matrix.item_ids;
+  data.user_factors = std::move(als.user_factors);
+  data.item_factors = std::move(als.item_factors);
+  data.neighbor_indptr = std::move(neighbors.indptr);
+  data.neighbor_indices = std::move(neighbors.indices);
+  data.neighbor_scores = std::move(neighbors.scores);
+  if (categories != nullptr) {
+    data.item_categories.resize(data.item_ids.size());
+    int64_t known = 0;
+    for (size_t i = 0; i < data.item_ids.size(); ++i) {
+      auto it = categories->find(data.item_ids[i]);
+      if (it == categories->end()) continue;
+      ++known;
+      data.item_categories[i] = it->second;
+      if (!it->second.empty()) ++s.categorized_items;
+    }
+    s.unknown_category_items = static_cast<int64_t>(categories->size()) - known;
+  }
+  return data;
+}
+
+absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options) {
+  if (options.log_path.empty()) {
+    return absl::InvalidArgumentError("no interaction log given");
+  }
+  if (options.out_dir.empty()) {
+    return absl::InvalidArgumentError("no output directory given");
+  }
+  // Check the cheap things before spending time on reading and training.
+  RETURN_IF_ERROR(ValidateAlsOptions(options.als));
+  RETURN_IF_ERROR(ValidateNeighborOptions(options.neighbors));
+
+  const auto total_start = std::chrono::steady_clock::now();
+  TrainSummary summary;
+  summary.out_dir = options.out_dir;
+
+  auto start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(InteractionLog log,
+                   ReadInteractionLog(options.log_path, options.log));
+  summary.log_records = log.records;
+  summary.skipped_lines = log.skipped_lines;
+  summary.bad_lines = std::move(log.bad_lines);
+  for (const std::string& message : summary.bad_lines) {
+    spdlog::warn("skipped {}", message);
+  }
+  if (summary.skipped_lines > static_cast<int64_t>(summary.bad_lines.size())) {
+    spdlog::warn("... {} bad lines skipped in total", summary.skipped_lines);
+  }
+  ASSIGN_OR_RETURN(
+      const InteractionMatrix matrix,
+      BuildInteractionMatrix(log.interactions, options.event_weights));
+  log = InteractionLog();  // The matrix holds all we need from here on.
+  summary.read_seconds = SecondsSince(start);
+  spdlog::info(
+      "read {}: {} records, {} skipped, {} weighted events in "
+      "{:.3f} s",
+      options.log_path, summary.log_records, summary.skipped_lines,
+      matrix.num_events, summary.read_seconds);
+
+  ItemCategoryMap categories;
+  const bool have_categories = !options.item_categories_path.empty();
+  if (have_categories) {
+    ASSIGN_OR_RETURN(categories,
+                     ReadItemCategories(options.item_categories_path));
+  }
+
+  ASSIGN_OR_RETURN(
+      const ModelData data,
+      TrainModelData(matrix, options, have_categories ? &categories : nullptr,
+                     &summary));
+
+  start = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(WriteModel(data, options.out_dir));
+  summary.write_seconds = SecondsSince(start);
+  summary.total_seconds = SecondsSince(total_start);
+  return summary;
+}
+
+std::string FormatTrainSummary(const TrainSummary& s) {
+  std::string out;
+  absl::StrAppendFormat(&out, "model %s written to %s\n", s.model_version,
+                        s.out_dir);
+  absl::StrAppendFormat(&out,
+                        "  log:        %d records, %d bad lines skipped, "
+                        "%d weighted events (%d with weight 0 ignored)\n",
+                        s.log_records, s.skipped_lines, s.events,
+                        s.zero_weight_events);
+  absl::StrAppendFormat(&out,
+                        "  matrix:     %d users x %d items, %d distinct "
+                        "pairs\n",
+                        s.users, s.items, s.nnz);
+  absl::StrAppendFormat(&out, "  loss:       %.6g (normalized %.6g)\n",
+                        s.final_loss, s.final_normalized_loss);
+  absl::StrAppendFormat(&out, "  neighbours: %d entries\n", s.neighbor_entries);
+  if (s.categorized_items > 0 || s.unknown_category_items > 0) {
+    absl::StrAppendFormat(&out,
+                          "  categories: %d items categorized (%d category "
+                          "rows for items not in the model)\n",
+                          s.categorized_items, s.unknown_category_items);
+  }
+  absl::StrAppendFormat(&out,
+                        "  seconds:    %.2f total (read %.2f, ALS %.2f, "
+                        "neighbours %.2f, write %.2f)\n",
+                        s.total_seconds, s.read_seconds, s.als_seconds,
+                        s.neighbor_seconds, s.write_seconds);
+  return out;
+}
+
+}  // namespace rerank

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "model/model_snapshot.h"
+#include "training/als.h"
+#include "training/interaction_log.h"
+#include "training/interaction_matrix.h"
+#include "training/item_categories.h"
+#include "training/neighbors.h"
+
+namespace rerank {
+
+// Everything rerank-train needs: where to read and write, and how to train.
+struct TrainOptions {
+  std::string log_path;
+  std::string out_dir;
+  // Optional CSV of item_id,category (see ReadItemCategories).
+  std::string item_categories_path;
+  // "" means DefaultModelVersion(now).
+  std::string model_version;
+  LogReadOptions log;
+  EventWeights event_weights;
+  AlsOptions als;
+  NeighborOptions neighbors;
+};
+
+struct TrainSummary {
+  std::string model_version;
+  std::string out_dir;
+  int64_t log_records = 0;             // data records in the log
+  int64_t skipped_lines = 0;           // bad records skipped (skip_bad_lines)
+  std::vector<std::string> bad_lines;  // the first few skip messages
+  int64_t events = 0;                  // events with a positive weight
+  int64_t zero_weight_events = 0;
+  int32_t users = 0;
+  int32_t items = 0;
+  int64_t nnz = 0;  // distinct (user, item) pairs
+  int64_t neighbor_entries = 0;
+  int64_t categorized_items = 0;       // model items with a non-empty category
+  int64_t unknown_category_items = 0;  // category-file items not in the model
+  double final_loss = 0;               // NaN when no loss was computed
+  double final_normalized_loss = 0;
+  double read_seconds = 0;  // log read + matrix build
+  double als_seconds = 0;
+  double neighbor_seconds = 0;
+  double write_seconds = 0;
+  double total_seconds = 0;
+};
+
+// "YYYYMMDDTHHMMSSZ" of `now` in UTC, e.g. "20240131T235959Z": sortable and
+// safe in a path.
+std::string DefaultModelVersion(absl::Time now);
+
+// Trains factors and neighbours on `matrix` and assembles the model (no
+// file I/O). `categories` may be null. Fills the counting and timing fields
+// of `summary` that it knows about (summary may be null).
+absl::StatusOr<ModelData> TrainModelData(const InteractionMatrix& matrix,
+                                         const TrainOptions& options,
+                                         const ItemCategoryMap* categories,
+                                         TrainSummary* summary);
+
+// The whole rerank-train pipeline: read the log (and the categories), build
+// the matrix, train, and WriteModel() into options.out_dir.
+absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options);
+
+// A multi-line human-readable summary for the end of a run.
+std::string FormatTrainSummary(const TrainSummary& summary);
+
+}  // namespace rerank
