@@ -1,0 +1,701 @@
+#include "evaluation/evaluator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/status_macros.h"
+#include "evaluation/random.h"
+#include "evaluation/user_knn.h"
+#include "google/protobuf/util/json_util.h"
+#include "rerank/v1/config.pb.h"
+#include "scoring/scorer.h"
+#include "training/file_util.h"
+#include "training/interaction_matrix.h"
+#include "training/neighbors.h"
+#include "training/parallel.h"
+
+namespace rerank {
+namespace {
+
+// Tags of the random streams (DeriveSeed), one per purpose.
+constexpr uint64_t kSampleStream = 0x5a3f1e;
+constexpr uint64_t kCandidateStream = 0xca4d1d;
+constexpr uint64_t kSegmentBootstrapStream = 0xb5e9;
+
+constexpr int kNumMetrics = 3;  // HR@k, NDCG@k, MRR
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+int64_t ToMillis(double unix_seconds) {
+  return std::llround(unix_seconds * 1000.0);
+}
+
+v1::EventType ToProtoEventType(EventType type) {
+  switch (type) {
+    case EventType::kView:
+      return v1::EVENT_TYPE_VIEW;
+    case EventType::kClick:
+      return v1::EVENT_TYPE_CLICK;
+    case EventType::kAddToCart:
+      return v1::EVENT_TYPE_ADD_TO_CART;
+    case EventType::kPurchase:
+      return v1::EVENT_TYPE_PURCHASE;
+    case EventType::kWishlist:
+      return v1::EVENT_TYPE_ADD_TO_WISHLIST;
+  }
+  return v1::EVENT_TYPE_UNSPECIFIED;
+}
+
+// id -> row of an id table.
+absl::flat_hash_map<absl::string_view, int32_t> IndexIds(
+    const std::vector<std::string>& ids) {
+  absl::flat_hash_map<absl::string_view, int32_t> index;
+  index.reserve(ids.size());
+  for (size_t r = 0; r < ids.size(); ++r) {
+    index.emplace(ids[r], static_cast<int32_t>(r));
+  }
+  return index;
+}
+
+int32_t Find(const absl::flat_hash_map<absl::string_view, int32_t>& index,
+             absl::string_view id) {
+  auto it = index.find(id);
+  return it == index.end() ? -1 : it->second;
+}
+
+// Every user's interactions (train and test), chronological: the history a
+// test case looks back into.
+struct Histories {
+  absl::flat_hash_map<absl::string_view, int32_t> slot;  // user id -> slot
+  std::vector<int64_t> indptr;  // slot -> range of `order`
+  std::vector<int64_t> order;   // log indices, by (slot, timestamp, index)
+};
+
+Histories BuildHistories(const std::vector<Interaction>& log) {
+  Histories h;
+  std::vector<int32_t> slot_of(log.size());
+  for (size_t i = 0; i < log.size(); ++i) {
+    auto [it, inserted] =
+        h.slot.try_emplace(log[i].user_id, static_cast<int32_t>(h.slot.size()));
+    slot_of[i] = it->second;
+  }
+  h.order.resize(log.size());
+  std::iota(h.order.begin(), h.order.end(), 0);
+  std::sort(h.order.begin(), h.order.end(), [&](int64_t a, int64_t b) {
+    if (slot_of[a] != slot_of[b]) return slot_of[a] < slot_of[b];
+    if (log[a].timestamp != log[b].timestamp) {
+      return log[a].timestamp < log[b].timestamp;
+    }
+    return a < b;
+  });
+  h.indptr.assign(h.slot.size() + 1, 0);
+  for (size_t i = 0; i < log.size(); ++i) ++h.indptr[slot_of[i] + 1];
+  for (size_t s = 0; s < h.slot.size(); ++s) h.indptr[s + 1] += h.indptr[s];
+  return h;
+}
+
+// Weights for the "factors" strategy: only w_mf <u, v_c> is left. With every
+// event type weight 0 the session vector has no usable event, so u_eff is
+// the user's own factor vector (and absent for an unknown user).
+absl::StatusOr<ScoringWeights> FactorsOnlyWeights(const ScoringWeights& full) {
+  v1::ScoringParams p;
+  p.set_base_weight(0);
+  p.set_factor_weight(1);
+  p.set_neighbor_weight(0);
+  p.set_view_weight(0);
+  p.set_click_weight(0);
+  p.set_add_to_cart_weight(0);
+  p.set_purchase_weight(0);
+  p.set_wishlist_weight(0);
+  p.set_purchase_demotion(0);
+  return ApplyScoringParams(full, p, "factors");
+}
+
+// The strategies scored through rerank::Rerank.
+struct RerankStrategy {
+  int index = 0;  // into EvalReport::strategies
+  ScorerOptions options;
+  bool explain = false;  // the full strategy: read diagnostics off it
+};
+
+SegmentReport Summarize(const std::string& name, const std::string& description,
+                        const std::vector<const CaseRecord*>& cases,
+                        const std::vector<Interaction>& xs, int num_strategies,
+                        const EvalOptions& options, uint64_t segment_index,
+                        absl::Status* status) {
+  SegmentReport seg;
+  seg.name = name;
+  seg.description = description;
+  seg.cases = static_cast<int64_t>(cases.size());
+  if (cases.empty()) return seg;
+  const double n = static_cast<double>(cases.size());
+  for (const CaseRecord* c : cases) {
+    seg.repeat_fraction += c->repeat;
+    seg.demoted_fraction += c->demoted;
+    seg.true_item_known_fraction += c->true_item_known;
+    seg.true_retrieved_fraction += c->true_retrieved;
+    seg.session_event_fraction += c->session_event;
+    seg.any_boost_fraction += c->any_boost;
+    seg.mean_events += c->events;
+  }
+  seg.repeat_fraction /= n;
+  seg.demoted_fraction /= n;
+  seg.true_item_known_fraction /= n;
+  seg.true_retrieved_fraction /= n;
+  seg.session_event_fraction /= n;
+  seg.any_boost_fraction /= n;
+  seg.mean_events /= n;
+
+  // Case-major values, series = metric * num_strategies + strategy.
+  const int num_series = kNumMetrics * num_strategies;
+  std::vector<double> values(cases.size() * num_series);
+  seg.metrics.resize(num_strategies);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    for (int s = 0; s < num_strategies; ++s) {
+      const RankMetrics m = MetricsForRank(cases[i]->ranks[s], options.cutoff);
+      double* row = &values[i * num_series];
+      row[0 * num_strategies + s] = m.hit;
+      row[1 * num_strategies + s] = m.ndcg;
+      row[2 * num_strategies + s] = m.reciprocal_rank;
+      if (s > 0) {
+        if (cases[i]->ranks[s] < cases[i]->ranks[0]) ++seg.metrics[s].better;
+        if (cases[i]->ranks[s] > cases[i]->ranks[0]) ++seg.metrics[s].worse;
+      }
+    }
+  }
+  BootstrapOptions bo;
+  bo.resamples = options.bootstrap;
+  bo.seed = DeriveSeed(options.seed, kSegmentBootstrapStream, segment_index);
+  bo.threads = options.threads;
+  std::vector<int32_t> clusters;
+  if (options.bootstrap_unit == BootstrapUnit::kUser) {
+    // Dense user ids in order of first appearance.
+    absl::flat_hash_map<absl::string_view, int32_t> user_cluster;
+    clusters.reserve(cases.size());
+    for (const CaseRecord* c : cases) {
+      clusters.push_back(
+          user_cluster
+              .try_emplace(xs[c->interaction].user_id,
+                           static_cast<int32_t>(user_cluster.size()))
+              .first->second);
+    }
+  }
+  absl::StatusOr<std::vector<double>> boot =
+      BootstrapMeans(values, num_series, bo, clusters);
+  if (!boot.ok()) {
+    *status = boot.status();
+    return seg;
+  }
+  const int b_count = options.bootstrap;
+  std::vector<double> samples(b_count), diffs(b_count);
+  for (int m = 0; m < kNumMetrics; ++m) {
+    const int ref = m * num_strategies;
+    const double ref_mean = SeriesMean(values, num_series, ref);
+    for (int s = 0; s < num_strategies; ++s) {
+      const int series = m * num_strategies + s;
+      const double mean = SeriesMean(values, num_series, series);
+      for (int b = 0; b < b_count; ++b) {
+        samples[b] = (*boot)[static_cast<size_t>(b) * num_series + series];
+        diffs[b] =
+            samples[b] - (*boot)[static_cast<size_t>(b) * num_series + ref];
+      }
+      const Interval ci = PercentileInterval(samples, mean, options.confidence);
+      const Interval d =
+          PercentileInterval(diffs, mean - ref_mean, options.confidence);
+      StrategyMetrics& out = seg.metrics[s];
+      (m == 0 ? out.hit : m == 1 ? out.ndcg : out.mrr) = ci;
+      (m == 0 ? out.d_hit : m == 1 ? out.d_ndcg : out.d_mrr) = d;
+    }
+  }
+  return seg;
+}
+
+}  // namespace
+
+absl::StatusOr<UserFilter> ParseUserFilter(absl::string_view name) {
+  if (name == "all") return UserFilter::kAll;
+  if (name == "known") return UserFilter::kKnown;
+  if (name == "cold") return UserFilter::kCold;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown user filter '", name, "' (expected all, known or cold)"));
+}
+
+absl::string_view UserFilterName(UserFilter filter) {
+  switch (filter) {
+    case UserFilter::kAll:
+      return "all";
+    case UserFilter::kKnown:
+      return "known";
+    case UserFilter::kCold:
+      return "cold";
+  }
+  return "all";
+}
+
+std::vector<ScoringVariant> DefaultScoringVariants() {
+  ScoringVariant v;
+  v.name = "full_no_demotion";
+  v.description =
+      "Rerank, server weights with purchase_demotion=0 (repeat purchases "
+      "are not pushed down)";
+  v.overrides.set_purchase_demotion(0);
+  return {v};
+}
+
+absl::StatusOr<std::vector<ScoringVariant>> ParseScoringVariants(
+    absl::string_view spec) {
+  std::vector<ScoringVariant> out;
+  for (absl::string_view part :
+       absl::StrSplit(spec, ';', absl::SkipWhitespace())) {
+    part = absl::StripAsciiWhitespace(part);
+    const size_t eq = part.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "variant '", part, "' is not name={scoring params JSON}"));
+    }
+    ScoringVariant v;
+    v.name = std::string(absl::StripAsciiWhitespace(part.substr(0, eq)));
+    for (char c : v.name) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("variant name '", v.name, "' must be [A-Za-z0-9_]+"));
+      }
+    }
+    const absl::string_view json = part.substr(eq + 1);
+    const auto st = google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(json.data(), json.size()), &v.overrides);
+    if (!st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("variant ", v.name, ": ",
+                       std::string(st.message().data(), st.message().size())));
+    }
+    std::string printed;
+    google::protobuf::util::JsonPrintOptions po;
+    po.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(v.overrides, &printed,
+                                                      po);
+    v.description =
+        absl::StrCat("Rerank, server weights with overrides ", printed);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+absl::Status ValidateEvalOptions(const EvalOptions& o) {
+  if (o.num_candidates < 1 || o.num_candidates > 9999) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "num_candidates must be in [1, 9999], got ", o.num_candidates));
+  }
+  if (o.max_events < 0 || o.max_events > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_events must be in [0, 1000], got ", o.max_events));
+  }
+  if (o.max_test_cases < 0) {
+    return absl::InvalidArgumentError("max_test_cases must be >= 0");
+  }
+  if (o.retriever_neighbors < 1) {
+    return absl::InvalidArgumentError("retriever_neighbors must be >= 1");
+  }
+  if (o.user_knn_k < 1) {
+    return absl::InvalidArgumentError("user_knn_k must be >= 1");
+  }
+  if (o.cutoff < 1) return absl::InvalidArgumentError("cutoff must be >= 1");
+  if (o.bootstrap < 1) {
+    return absl::InvalidArgumentError("bootstrap must be >= 1");
+  }
+  if (!(o.confidence > 0 && o.confidence < 1)) {
+    return absl::InvalidArgumentError("confidence must be in (0, 1)");
+  }
+  if (o.threads < 1) return absl::InvalidArgumentError("threads must be >= 1");
+  RETURN_IF_ERROR(ValidateScoringWeights(o.full_weights, "full_weights"));
+  absl::flat_hash_set<std::string> names = {"baseline", "user_cf", "factors",
+                                            "full"};
+  for (const ScoringVariant& v : o.variants) {
+    if (v.name.empty() || !names.insert(v.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("variant name '", v.name, "' is empty or taken"));
+    }
+    RETURN_IF_ERROR(
+        ApplyScoringParams(o.full_weights, v.overrides, v.name).status());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EvalReport> RunEvaluation(
+    const InteractionLog& log, const EvalOptions& options,
+    std::shared_ptr<const ModelSnapshot> model, absl::string_view log_source) {
+  RETURN_IF_ERROR(ValidateEvalOptions(options));
+  const std::vector<Interaction>& xs = log.interactions;
+  EvalReport report;
+  report.options = options;
+  report.log_source = std::string(log_source);
+  report.log_interactions = static_cast<int64_t>(xs.size());
+
+  // 1. Split and train.
+  ASSIGN_OR_RETURN(report.split_time, ComputeSplitTime(xs, options.split));
+  const TimeSplit split = SplitByTime(xs, report.split_time);
+  report.train_interactions = static_cast<int64_t>(split.train.size());
+  report.test_interactions = static_cast<int64_t>(split.test.size());
+  if (split.train.empty() || split.test.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the split at ", report.split_time, " leaves ",
+                     split.train.size(), " train and ", split.test.size(),
+                     " test interactions; both sides need some"));
+  }
+  std::vector<Interaction> train_xs;
+  train_xs.reserve(split.train.size());
+  for (int64_t i : split.train) train_xs.push_back(xs[i]);
+  const auto train_start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(
+      const InteractionMatrix matrix,
+      BuildInteractionMatrix(train_xs, options.train.event_weights));
+  train_xs = {};
+  report.train_users = matrix.num_users();
+  report.train_items = matrix.num_items();
+  report.train_pairs = matrix.nnz();
+
+  if (model == nullptr) {
+    TrainOptions train = options.train;
+    train.als.threads = options.threads;
+    train.neighbors.threads = options.threads;
+    if (train.model_version.empty()) train.model_version = "rerank-eval";
+    ASSIGN_OR_RETURN(ModelData data,
+                     TrainModelData(matrix, train, nullptr, nullptr));
+    ASSIGN_OR_RETURN(std::unique_ptr<const ModelSnapshot> snapshot,
+                     ModelSnapshot::FromData(std::move(data)));
+    model = std::move(snapshot);
+    report.model_source = "trained in memory on the train side";
+  } else {
+    report.model_source = model->metadata().source_dir.empty()
+                              ? "given in memory"
+                              : model->metadata().source_dir;
+  }
+  report.model_version = model->version();
+  report.model_dim = model->dim();
+  report.model_users = model->num_users();
+  report.model_items = model->num_items();
+  report.model_neighbors = model->num_neighbors();
+
+  // Retrievers (train side only).
+  const PopularityRetriever popularity(matrix);
+  ItemNeighbors retriever_table;
+  if (options.retriever == RetrieverKind::kCooccurrence) {
+    NeighborOptions no;
+    no.num_neighbors = options.retriever_neighbors;
+    no.min_support = options.train.neighbors.min_support;
+    no.max_user_history = options.train.neighbors.max_user_history;
+    no.source = NeighborSource::kCooccurrence;
+    no.threads = options.threads;
+    ASSIGN_OR_RETURN(retriever_table, BuildItemNeighbors(matrix, no));
+  }
+  const CooccurrenceRetriever cooccurrence(retriever_table, popularity);
+  report.train_seconds = SecondsSince(train_start);
+
+  // 2. Test cases.
+  const auto eval_start = std::chrono::steady_clock::now();
+  const auto user_row = IndexIds(matrix.user_ids);
+  const auto item_row = IndexIds(matrix.item_ids);
+  std::vector<int64_t> sample;
+  for (int64_t i : split.test) {
+    const Interaction& x = xs[i];
+    if (x.event_type != options.test_event_type) continue;
+    const bool known = Find(user_row, x.user_id) >= 0;
+    if (options.users == UserFilter::kKnown && !known) continue;
+    if (options.users == UserFilter::kCold && known) continue;
+    sample.push_back(i);
+  }
+  report.eligible_cases = static_cast<int64_t>(sample.size());
+  if (sample.empty()) {
+    return absl::InvalidArgumentError(
+        "no test interaction matches the event type and user filter");
+  }
+  if (options.max_test_cases > 0 &&
+      static_cast<int64_t>(sample.size()) > options.max_test_cases) {
+    // Partial Fisher-Yates: a uniform sample without replacement.
+    EvalRng rng(DeriveSeed(options.seed, kSampleStream, 0));
+    for (int64_t k = 0; k < options.max_test_cases; ++k) {
+      const uint64_t j =
+          k + rng.Uniform(static_cast<uint64_t>(sample.size() - k));
+      std::swap(sample[k], sample[j]);
+    }
+    sample.resize(options.max_test_cases);
+  }
+  std::sort(sample.begin(), sample.end(), [&](int64_t a, int64_t b) {
+    if (xs[a].timestamp != xs[b].timestamp) {
+      return xs[a].timestamp < xs[b].timestamp;
+    }
+    return a < b;
+  });
+  report.sampled_cases = static_cast<int64_t>(sample.size());
+
+  // Strategies.
+  report.strategies = {
+      {"baseline", absl::StrCat("retriever order (",
+                                RetrieverKindName(options.retriever), ")")},
+      {"user_cf", absl::StrCat("user-based CF, cosine over binary train "
+                               "histories, k=",
+                               options.user_knn_k)},
+      {"factors",
+       "Rerank, w_base=w_nb=0, every w_type=0, purchase_demotion=0: "
+       "<u, v_c> with the user's own factors"},
+      {"full", "Rerank, the server's scoring weights"},
+  };
+  std::vector<RerankStrategy> rerank_strategies;
+  {
+    ASSIGN_OR_RETURN(ScoringWeights factors,
+                     FactorsOnlyWeights(options.full_weights));
+    RerankStrategy s;
+    s.index = 2;
+    s.options.weights = factors;
+    rerank_strategies.push_back(s);
+    s.index = 3;
+    s.options.weights = options.full_weights;
+    s.explain = true;
+    rerank_strategies.push_back(s);
+    for (const ScoringVariant& v : options.variants) {
+      ASSIGN_OR_RETURN(
+          ScoringWeights w,
+          ApplyScoringParams(options.full_weights, v.overrides, v.name));
+      s.index = static_cast<int>(report.strategies.size());
+      s.options.weights = w;
+      s.explain = false;
+      rerank_strategies.push_back(s);
+      report.strategies.push_back({v.name, v.description});
+    }
+  }
+  const int num_strategies = static_cast<int>(report.strategies.size());
+
+  const Histories histories = BuildHistories(xs);
+  const UserKnn knn(matrix);
+  // Known users' neighbourhoods depend only on their train items: compute
+  // each once.
+  std::vector<int32_t> knn_users;
+  for (int64_t i : sample) {
+    const int32_t u = Find(user_row, xs[i].user_id);
+    if (u >= 0) knn_users.push_back(u);
+  }
+  std::sort(knn_users.begin(), knn_users.end());
+  knn_users.erase(std::unique(knn_users.begin(), knn_users.end()),
+                  knn_users.end());
+  std::vector<std::vector<ScoredUser>> knn_cache(knn_users.size());
+  RunChunks(EvenChunks(static_cast<int64_t>(knn_users.size()), options.threads),
+            [&](int, int64_t begin, int64_t end) {
+              for (int64_t k = begin; k < end; ++k) {
+                knn_cache[k] = knn.Neighbors(knn.UserItems(knn_users[k]),
+                                             knn_users[k], options.user_knn_k);
+              }
+            });
+  const std::vector<ScoredItem> popularity_top =
+      popularity.Retrieve(options.num_candidates + 1);
+  const double half_life_ms = options.full_weights.half_life_seconds * 1000.0;
+
+  // 3. Score every case. Cases are independent and write only their own
+  // record, so the chunking does not affect the result.
+  report.cases.resize(sample.size());
+  const int chunks = options.threads;
+  std::vector<absl::Status> chunk_status(chunks);
+  RunChunks(
+      EvenChunks(static_cast<int64_t>(sample.size()), chunks),
+      [&](int chunk, int64_t begin, int64_t end) {
+        v1::RerankRequest request;
+        v1::RerankResponse response;
+        std::vector<int32_t> history_rows;
+        for (int64_t c = begin; c < end; ++c) {
+          const int64_t idx = sample[c];
+          const Interaction& x = xs[idx];
+          CaseRecord& rec = report.cases[c];
+          rec.interaction = idx;
+          rec.ranks.assign(num_strategies, 0);
+          const int32_t u = Find(user_row, x.user_id);
+          const int32_t true_row = Find(item_row, x.item_id);
+          rec.known_user = u >= 0;
+          rec.true_item_known = true_row >= 0;
+
+          // The user's events strictly before the test moment.
+          const int32_t slot = histories.slot.at(x.user_id);
+          const auto first = histories.order.begin() + histories.indptr[slot];
+          const auto last =
+              histories.order.begin() + histories.indptr[slot + 1];
+          const auto cut = std::partition_point(first, last, [&](int64_t j) {
+            return xs[j].timestamp < x.timestamp;
+          });
+          for (auto it = first; it != cut && !rec.repeat; ++it) {
+            rec.repeat = xs[*it].item_id == x.item_id;
+          }
+          const auto ev_begin =
+              cut - std::min<int64_t>(cut - first, options.max_events);
+          const int64_t now_ms = ToMillis(x.timestamp);
+          history_rows.clear();
+          for (auto it = ev_begin; it != cut; ++it) {
+            history_rows.push_back(Find(item_row, xs[*it].item_id));
+            if (static_cast<double>(now_ms - ToMillis(xs[*it].timestamp)) <=
+                half_life_ms) {
+              rec.session_event = true;
+            }
+          }
+          rec.events = static_cast<int32_t>(cut - ev_begin);
+
+          // Candidates and the baseline.
+          EvalRng rng(DeriveSeed(options.seed, kCandidateStream,
+                                 static_cast<uint64_t>(idx)));
+          const CandidateList list = BuildCandidateList(
+              options.retriever == RetrieverKind::kCooccurrence
+                  ? cooccurrence.Retrieve(history_rows,
+                                          options.num_candidates + 1)
+                  : popularity_top,
+              true_row, options.num_candidates, rng);
+          rec.true_retrieved = list.true_retrieved;
+          rec.ranks[0] = list.true_position + 1;
+
+          // User-based CF. A cold user is described by the items of the
+          // events they have so far (test-side, before now).
+          {
+            std::vector<ScoredUser> fresh;
+            const std::vector<ScoredUser>* neighbors = &fresh;
+            if (u >= 0) {
+              const auto k =
+                  std::lower_bound(knn_users.begin(), knn_users.end(), u) -
+                  knn_users.begin();
+              neighbors = &knn_cache[k];
+            } else {
+              fresh = knn.Neighbors(history_rows, -1, options.user_knn_k);
+            }
+            const std::vector<int> ranks =
+                RanksByScore(knn.ScoreItems(*neighbors, list.items));
+            rec.ranks[1] = ranks[list.true_position];
+          }
+
+          // The same request for every Rerank strategy.
+          request.Clear();
+          request.set_request_id(absl::StrCat("case-", idx));
+          request.set_user_id(x.user_id);
+          request.set_now_ms(now_ms);
+          for (size_t k = 0; k < list.items.size(); ++k) {
+            v1::Candidate* cand = request.add_candidates();
+            cand->set_item_id(list.items[k] >= 0
+                                  ? matrix.item_ids[list.items[k]]
+                                  : x.item_id);
+            cand->set_base_score(list.base_scores[k]);
+          }
+          for (auto it = ev_begin; it != cut; ++it) {
+            const Interaction& e = xs[*it];
+            v1::Event* ev = request.add_events();
+            ev->set_item_id(e.item_id);
+            ev->set_type(ToProtoEventType(e.event_type));
+            ev->set_timestamp_ms(ToMillis(e.timestamp));
+          }
+          for (const RerankStrategy& s : rerank_strategies) {
+            request.set_explain(s.explain);
+            response.Clear();
+            absl::Status st =
+                Rerank(*model, request, s.options, now_ms, &response);
+            if (!st.ok()) {
+              chunk_status[chunk] = absl::InternalError(absl::StrCat(
+                  "Rerank failed on test case ", idx, " (",
+                  report.strategies[s.index].name, "): ", st.message()));
+              return;
+            }
+            for (int r = 0; r < response.items_size(); ++r) {
+              const v1::RankedItem& item = response.items(r);
+              if (static_cast<int>(item.input_position()) ==
+                  list.true_position) {
+                rec.ranks[s.index] = r + 1;
+                if (s.explain) {
+                  rec.demoted = item.explanation().purchase_demotion() < 0;
+                }
+              }
+              if (s.explain && std::fabs(item.explanation().boost_total()) >=
+                                   kMinVisibleBoost) {
+                rec.any_boost = true;
+              }
+            }
+          }
+        }
+      });
+  for (const absl::Status& st : chunk_status) RETURN_IF_ERROR(st);
+  report.eval_seconds = SecondsSince(eval_start);
+
+  // 4. Metrics per segment.
+  const auto boot_start = std::chrono::steady_clock::now();
+  struct SegmentDef {
+    const char* name;
+    const char* description;
+    bool (*keep)(const CaseRecord&);
+  };
+  const SegmentDef defs[] = {
+      {"all", "every sampled test case",
+       [](const CaseRecord&) { return true; }},
+      {"known_users", "the user has >= 1 train interaction",
+       [](const CaseRecord& c) { return c.known_user; }},
+      {"cold_users", "the user has no train interaction",
+       [](const CaseRecord& c) { return !c.known_user; }},
+      {"repeat", "the user interacted with the true item before",
+       [](const CaseRecord& c) { return c.repeat; }},
+      {"first_time", "the true item is new to the user",
+       [](const CaseRecord& c) { return !c.repeat; }},
+      // The lists that are exactly what the retriever produces in
+      // production; in the others the true item was inserted at a random
+      // place, so there the baseline's rank is random by construction.
+      {"retrieved", "the true item is in the retriever's top N+1",
+       [](const CaseRecord& c) { return c.true_retrieved; }},
+      {"not_retrieved", "the true item was inserted at a random position",
+       [](const CaseRecord& c) { return !c.true_retrieved; }},
+  };
+  uint64_t segment_index = 0;
+  for (const SegmentDef& def : defs) {
+    std::vector<const CaseRecord*> members;
+    for (const CaseRecord& c : report.cases) {
+      if (def.keep(c)) members.push_back(&c);
+    }
+    absl::Status st;
+    report.segments.push_back(Summarize(def.name, def.description, members, xs,
+                                        num_strategies, options,
+                                        segment_index++, &st));
+    RETURN_IF_ERROR(st);
+  }
+  report.bootstrap_seconds = SecondsSince(boot_start);
+  return report;
+}
+
+absl::StatusOr<ScoringWeights> ScoringWeightsFromConfigJson(
+    absl::string_view json, absl::string_view source) {
+  v1::ServerConfig config;
+  google::protobuf::util::JsonParseOptions parse_options;
+  parse_options.ignore_unknown_fields = false;
+  const auto st = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &config,
+      parse_options);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a valid rerankd config: ",
+                     std::string(st.message().data(), st.message().size())));
+  }
+  absl::StatusOr<ScoringWeights> w =
+      ApplyScoringParams(ScoringWeights{}, config.scoring(), "scoring");
+  if (!w.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", w.status().message()));
+  }
+  return w;
+}
+
+absl::StatusOr<ScoringWeights> ScoringWeightsFromConfigFile(
+    const std::string& path) {
+  ASSIGN_OR_RETURN(const std::string json, ReadFileContents(path));
+  return ScoringWeightsFromConfigJson(json, path);
+}
+
+}  // namespace rerank

@@ -1,0 +1,240 @@
+#include "evaluation/evaluator.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eval_test_util.h"
+#include "evaluation/report.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "training/interaction_matrix.h"
+#include "training/trainer.h"
+
+namespace rerank {
+namespace {
+
+using ::testing::HasSubstr;
+using testing_util::GeneratedLog;
+using testing_util::kDay;
+using testing_util::kLogStart;
+
+EvalOptions SmallOptions() {
+  EvalOptions o;
+  o.split.split_time = kLogStart + 45 * kDay;
+  o.num_candidates = 20;
+  o.max_test_cases = 150;
+  o.bootstrap = 200;
+  o.user_knn_k = 10;
+  o.max_events = 20;
+  o.threads = 2;
+  o.seed = 3;
+  o.train.als.factors = 4;
+  o.train.als.iterations = 8;
+  o.train.als.compute_loss = false;
+  o.train.neighbors.num_neighbors = 10;
+  o.train.neighbors.min_support = 1;
+  return o;
+}
+
+std::string JsonWithoutTimings(EvalReport report) {
+  report.train_seconds = report.eval_seconds = report.bootstrap_seconds = 0;
+  report.options.threads = 0;
+  return EvalReportToJson(report);
+}
+
+TEST(EvaluatorTest, EndToEndIsReproducibleForASeedAndThreadCount) {
+  const InteractionLog log = GeneratedLog();
+  for (RetrieverKind retriever :
+       {RetrieverKind::kPopularity, RetrieverKind::kCooccurrence}) {
+    EvalOptions o = SmallOptions();
+    o.retriever = retriever;
+    auto a = RunEvaluation(log, o);
+    auto b = RunEvaluation(log, o);
+    o.threads = 1;
+    auto c = RunEvaluation(log, o);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(b.ok() && c.ok());
+    ASSERT_EQ(a->cases.size(), b->cases.size());
+    for (size_t i = 0; i < a->cases.size(); ++i) {
+      EXPECT_EQ(a->cases[i].interaction, b->cases[i].interaction);
+      EXPECT_EQ(a->cases[i].ranks, b->cases[i].ranks);
+      EXPECT_EQ(a->cases[i].ranks, c->cases[i].ranks);
+    }
+    EXPECT_EQ(JsonWithoutTimings(*a), JsonWithoutTimings(*b));
+    EXPECT_EQ(JsonWithoutTimings(*a), JsonWithoutTimings(*c));
+
+    // Another seed samples other cases and resamples differently.
+    o.seed = 4;
+    auto d = RunEvaluation(log, o);
+    ASSERT_TRUE(d.ok());
+    EXPECT_NE(JsonWithoutTimings(*a), JsonWithoutTimings(*d));
+  }
+}
+
+TEST(EvaluatorTest, CasesSegmentsAndStrategies) {
+  const InteractionLog log = GeneratedLog();
+  const EvalOptions o = SmallOptions();
+  auto r = RunEvaluation(log, o, nullptr, "generated");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->log_source, "generated");
+  EXPECT_EQ(r->sampled_cases, 150);
+  EXPECT_GT(r->eligible_cases, 150);
+  EXPECT_EQ(r->train_interactions + r->test_interactions, r->log_interactions);
+  ASSERT_EQ(r->strategies.size(), 5u);
+  EXPECT_EQ(r->strategies[0].name, "baseline");
+  EXPECT_EQ(r->strategies[1].name, "user_cf");
+  EXPECT_EQ(r->strategies[2].name, "factors");
+  EXPECT_EQ(r->strategies[3].name, "full");
+  EXPECT_EQ(r->strategies[4].name, "full_no_demotion");
+
+  int cold = 0;
+  for (const CaseRecord& c : r->cases) {
+    const Interaction& x = log.interactions[c.interaction];
+    EXPECT_EQ(x.event_type, EventType::kPurchase);
+    EXPECT_GE(x.timestamp, *o.split.split_time);
+    ASSERT_EQ(c.ranks.size(), 5u);
+    for (int rank : c.ranks) {
+      EXPECT_GE(rank, 1);
+      EXPECT_LE(rank, o.num_candidates + 1);
+    }
+    EXPECT_LE(c.events, o.max_events);
+    if (!c.known_user) {
+      ++cold;
+      // Documented: without a user vector the factor score is 0 for every
+      // candidate, so the factors strategy keeps the baseline order.
+      EXPECT_EQ(c.ranks[2], c.ranks[0]);
+    }
+  }
+  EXPECT_GT(cold, 0);
+
+  ASSERT_EQ(r->segments.size(), 7u);
+  EXPECT_EQ(r->segments[0].name, "all");
+  EXPECT_EQ(r->segments[0].cases, 150);
+  EXPECT_EQ(r->segments[1].cases + r->segments[2].cases, 150);
+  EXPECT_EQ(r->segments[3].cases + r->segments[4].cases, 150);
+  EXPECT_EQ(r->segments[5].cases + r->segments[6].cases, 150);
+  EXPECT_EQ(r->segments[2].cases, cold);
+  for (const SegmentReport& seg : r->segments) {
+    if (seg.cases == 0) continue;
+    ASSERT_EQ(seg.metrics.size(), 5u);
+    for (const StrategyMetrics& m : seg.metrics) {
+      for (const Interval* v : {&m.hit, &m.ndcg, &m.mrr}) {
+        EXPECT_GE(v->point, 0);
+        EXPECT_LE(v->point, 1);
+        EXPECT_LE(v->lo, v->point + 1e-12);
+        EXPECT_GE(v->hi, v->point - 1e-12);
+      }
+    }
+    // The baseline's paired difference to itself is exactly 0.
+    EXPECT_EQ(seg.metrics[0].d_hit.lo, 0);
+    EXPECT_EQ(seg.metrics[0].d_hit.hi, 0);
+  }
+  // Two clean clusters: the factor model must beat popularity order for the
+  // users it knows.
+  const SegmentReport& known = r->segments[1];
+  EXPECT_GT(known.metrics[2].ndcg.point, known.metrics[0].ndcg.point);
+  EXPECT_GT(known.metrics[2].d_ndcg.lo, 0);
+}
+
+TEST(EvaluatorTest, UserLevelBootstrapIsReproducibleAndContainsThePoint) {
+  const InteractionLog log = GeneratedLog();
+  EvalOptions o = SmallOptions();
+  o.bootstrap_unit = BootstrapUnit::kUser;
+  auto a = RunEvaluation(log, o);
+  auto b = RunEvaluation(log, o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(JsonWithoutTimings(*a), JsonWithoutTimings(*b));
+  EXPECT_THAT(EvalReportToJson(*a), HasSubstr("\"bootstrap_unit\": \"user\""));
+  for (const StrategyMetrics& m : a->segments[0].metrics) {
+    EXPECT_LE(m.hit.lo, m.hit.point + 1e-12);
+    EXPECT_GE(m.hit.hi, m.hit.point - 1e-12);
+  }
+}
+
+TEST(EvaluatorTest, UserFilterAndCap) {
+  const InteractionLog log = GeneratedLog();
+  EvalOptions o = SmallOptions();
+  o.users = UserFilter::kCold;
+  o.max_test_cases = 0;
+  auto r = RunEvaluation(log, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sampled_cases, r->eligible_cases);
+  for (const CaseRecord& c : r->cases) EXPECT_FALSE(c.known_user);
+  o.users = UserFilter::kKnown;
+  r = RunEvaluation(log, o);
+  ASSERT_TRUE(r.ok());
+  for (const CaseRecord& c : r->cases) EXPECT_TRUE(c.known_user);
+}
+
+TEST(EvaluatorTest, EvaluatesAGivenModel) {
+  const InteractionLog log = GeneratedLog();
+  EvalOptions o = SmallOptions();
+  // A model trained on the whole log (optimistic, but this only checks the
+  // plumbing).
+  const InteractionMatrix m = *BuildInteractionMatrix(log.interactions);
+  TrainOptions t = o.train;
+  t.model_version = "given-1";
+  auto data = TrainModelData(m, t, nullptr, nullptr);
+  ASSERT_TRUE(data.ok());
+  std::shared_ptr<const ModelSnapshot> model =
+      std::move(*ModelSnapshot::FromData(std::move(*data)));
+  auto r = RunEvaluation(log, o, model);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->model_version, "given-1");
+  EXPECT_EQ(r->model_users, m.num_users());
+}
+
+TEST(EvaluatorTest, RefusesBadOptions) {
+  const InteractionLog log = GeneratedLog();
+  EvalOptions o = SmallOptions();
+  o.num_candidates = 0;
+  EXPECT_FALSE(RunEvaluation(log, o).ok());
+  o = SmallOptions();
+  o.split.split_time = kLogStart - kDay;  // nothing to train on
+  auto r = RunEvaluation(log, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("0 train"));
+  o = SmallOptions();
+  o.variants.push_back(o.variants.front());  // duplicate name
+  EXPECT_FALSE(RunEvaluation(log, o).ok());
+}
+
+TEST(ScoringVariantsTest, ParsesNamedOverrides) {
+  auto v = ParseScoringVariants(
+      R"(full_no_base={"base_weight": 0}; nb1 = {"neighborWeight": 1})");
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->size(), 2u);
+  EXPECT_EQ((*v)[0].name, "full_no_base");
+  EXPECT_TRUE((*v)[0].overrides.has_base_weight());
+  EXPECT_EQ((*v)[0].overrides.base_weight(), 0);
+  EXPECT_FALSE((*v)[0].overrides.has_purchase_demotion());
+  EXPECT_EQ((*v)[1].name, "nb1");
+  EXPECT_EQ((*v)[1].overrides.neighbor_weight(), 1);
+  EXPECT_THAT((*v)[0].description, HasSubstr("base_weight"));
+  EXPECT_TRUE(ParseScoringVariants("")->empty());
+  EXPECT_FALSE(ParseScoringVariants("x").ok());
+  EXPECT_FALSE(ParseScoringVariants(R"(a b={"base_weight": 0})").ok());
+  EXPECT_FALSE(ParseScoringVariants(R"(a={"nope": 0})").ok());
+}
+
+TEST(ScoringConfigTest, ReadsTheScoringObjectOfAServerConfig) {
+  auto w = ScoringWeightsFromConfigJson(
+      R"({"listen_address": "127.0.0.1:1", "scoring": {"purchase_demotion": 0,
+          "halfLifeSeconds": 60}})",
+      "test.json");
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->purchase_demotion, 0);
+  EXPECT_EQ(w->half_life_seconds, 60);
+  EXPECT_EQ(w->base_weight, ScoringWeights{}.base_weight);
+  EXPECT_FALSE(
+      ScoringWeightsFromConfigJson(R"({"scoring": {"x": 1}})", "t").ok());
+  EXPECT_FALSE(
+      ScoringWeightsFromConfigJson(R"({"scoring": {"session_blend": 2}})", "t")
+          .ok());
+}
+
+}  // namespace
+}  // namespace rerank
