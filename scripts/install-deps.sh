@@ -9,6 +9,8 @@ PACKAGES=(
   libabsl-dev libeigen3-dev libspdlog-dev libssl-dev
   libgtest-dev libgmock-dev
   python3 python3-numpy
+  prometheus-cpp-dev openssl prometheus
+  clang libclang-rt-14-dev ccache
 )
 
 missing=()

@@ -55,6 +55,38 @@ absl::Status CheckLimit(absl::string_view source, absl::string_view key,
   return absl::OkStatus();
 }
 
+// Only the shape of a TLS section; the files are read (and checked with
+// OpenSSL) when the server starts, see server/credentials.h.
+absl::Status CheckTls(absl::string_view source, absl::string_view key,
+                      const v1::TlsConfig& tls) {
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    return Refuse(source, absl::StrCat(key, ".cert_file and ", key,
+                                       ".key_file must be set together"));
+  }
+  if (!tls.client_ca_file().empty() && tls.cert_file().empty()) {
+    return Refuse(
+        source,
+        absl::StrCat(key, ".client_ca_file needs ", key, ".cert_file and ", key,
+                     ".key_file (mutual TLS is TLS plus a client "
+                     "certificate check)"));
+  }
+  return absl::OkStatus();
+}
+
+// Two listeners on the same fixed port would fail at bind time with a less
+// helpful message; port 0 (pick a free one) never clashes.
+absl::Status CheckDistinct(absl::string_view source, absl::string_view key_a,
+                           const std::string& a, absl::string_view key_b,
+                           const std::string& b) {
+  std::string host;
+  int port = 0;
+  if (a == b && ParseHostPort(a, &host, &port).ok() && port != 0) {
+    return Refuse(source, absl::StrCat(key_a, " must differ from ", key_b,
+                                       " (both \"", a, "\")"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ParseHostPort(absl::string_view address, std::string* host,
@@ -82,9 +114,27 @@ absl::Status ParseHostPort(absl::string_view address, std::string* host,
   return absl::OkStatus();
 }
 
+bool MetricsEnabled(const v1::ServerConfig& config) {
+  return !config.metrics_listen_address().empty() &&
+         config.metrics_listen_address() != kMetricsOff;
+}
+
 void ApplyServerConfigDefaults(v1::ServerConfig* config) {
   if (config->listen_address().empty()) {
     config->set_listen_address(kDefaultListenAddress);
+  }
+  // proto3 cannot tell an explicit "" from unset for a plain string, so the
+  // shared-port mode is its own flag rather than an empty address.
+  if (!config->admin_on_serving_port() &&
+      config->admin_listen_address().empty()) {
+    config->set_admin_listen_address(kDefaultAdminListenAddress);
+  }
+  // `optional`: here an explicit "" means "off", unset means the default.
+  if (!config->has_metrics_listen_address()) {
+    config->set_metrics_listen_address(kDefaultMetricsListenAddress);
+  }
+  if (!config->has_warmup_requests()) {
+    config->set_warmup_requests(kDefaultWarmupRequests);
   }
   v1::LimitsConfig* limits = config->mutable_limits();
   if (!limits->has_max_candidates()) {
@@ -94,6 +144,12 @@ void ApplyServerConfigDefaults(v1::ServerConfig* config) {
   if (!limits->has_max_id_bytes()) limits->set_max_id_bytes(kDefaultMaxIdBytes);
   if (!limits->has_max_message_bytes()) {
     limits->set_max_message_bytes(kDefaultMaxMessageBytes);
+  }
+  if (!limits->has_max_concurrent_streams()) {
+    limits->set_max_concurrent_streams(kDefaultMaxConcurrentStreams);
+  }
+  if (!limits->has_max_inflight_requests()) {
+    limits->set_max_inflight_requests(kDefaultMaxInflightRequests);
   }
   v1::LoggingConfig* logging = config->mutable_logging();
   if (logging->level().empty()) logging->set_level(kDefaultLogLevel);
@@ -117,18 +173,37 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
                                   absl::string_view source) {
   RETURN_IF_ERROR(
       CheckAddress(source, "listen_address", config.listen_address()));
-  if (!config.admin_listen_address().empty()) {
+  RETURN_IF_ERROR(CheckTls(source, "tls", config.tls()));
+  RETURN_IF_ERROR(CheckTls(source, "admin_tls", config.admin_tls()));
+  if (config.admin_on_serving_port()) {
+    if (!config.admin_listen_address().empty()) {
+      return Refuse(source,
+                    "admin_listen_address must be unset when "
+                    "admin_on_serving_port is true (ModelAdmin then shares "
+                    "listen_address)");
+    }
+    if (TlsEnabled(config.admin_tls()) ||
+        !config.admin_tls().client_ca_file().empty()) {
+      return Refuse(source,
+                    "admin_tls must be unset when admin_on_serving_port is "
+                    "true (ModelAdmin then uses tls)");
+    }
+  } else {
     RETURN_IF_ERROR(CheckAddress(source, "admin_listen_address",
                                  config.admin_listen_address()));
-    std::string host;
-    int port = 0;
-    if (config.admin_listen_address() == config.listen_address() &&
-        ParseHostPort(config.listen_address(), &host, &port).ok() &&
-        port != 0) {
-      return Refuse(source,
-                    "admin_listen_address must differ from listen_address "
-                    "(leave it empty to serve ModelAdmin on listen_address)");
-    }
+    RETURN_IF_ERROR(CheckDistinct(source, "admin_listen_address",
+                                  config.admin_listen_address(),
+                                  "listen_address", config.listen_address()));
+  }
+  if (MetricsEnabled(config)) {
+    RETURN_IF_ERROR(CheckAddress(source, "metrics_listen_address",
+                                 config.metrics_listen_address()));
+    RETURN_IF_ERROR(CheckDistinct(source, "metrics_listen_address",
+                                  config.metrics_listen_address(),
+                                  "listen_address", config.listen_address()));
+    RETURN_IF_ERROR(CheckDistinct(
+        source, "metrics_listen_address", config.metrics_listen_address(),
+        "admin_listen_address", config.admin_listen_address()));
   }
 
   if (!config.model_root().empty()) {
@@ -163,6 +238,26 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
     return Refuse(
         source, absl::StrCat("limits.max_message_bytes must be <= ", INT_MAX));
   }
+  RETURN_IF_ERROR(CheckLimit(source, "limits.max_concurrent_streams",
+                             limits.max_concurrent_streams()));
+  // A channel argument: an int as well.
+  if (limits.max_concurrent_streams() > static_cast<uint32_t>(INT_MAX)) {
+    return Refuse(
+        source,
+        absl::StrCat("limits.max_concurrent_streams must be <= ", INT_MAX));
+  }
+  RETURN_IF_ERROR(CheckLimit(source, "limits.max_inflight_requests",
+                             limits.max_inflight_requests()));
+  if (limits.max_inflight_requests() > static_cast<uint32_t>(INT_MAX)) {
+    return Refuse(
+        source,
+        absl::StrCat("limits.max_inflight_requests must be <= ", INT_MAX));
+  }
+  if (config.warmup_requests() > kMaxWarmupRequests) {
+    return Refuse(source,
+                  absl::StrCat("warmup_requests=", config.warmup_requests(),
+                               " must be <= ", kMaxWarmupRequests));
+  }
 
   if (!OneOf(config.logging().level(), kLogLevels)) {
     return Refuse(
@@ -178,9 +273,9 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
   }
 
   if (!OneOf(config.scorer(), kScorers)) {
-    return Refuse(source, absl::StrCat("scorer \"", config.scorer(),
-                                       "\" must be one of ",
-                                       absl::StrJoin(kScorers, "|")));
+    return Refuse(
+        source, absl::StrCat("scorer \"", config.scorer(), "\" must be one of ",
+                             absl::StrJoin(kScorers, "|")));
   }
 
   const double grace = config.shutdown_grace_seconds();

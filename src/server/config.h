@@ -13,15 +13,34 @@ namespace rerank {
 // Defaults for the fields of v1::ServerConfig (config.proto, README
 // "Configuration").
 inline constexpr char kDefaultListenAddress[] = "127.0.0.1:50051";
+// ModelAdmin gets its own loopback listener unless admin_on_serving_port.
+inline constexpr char kDefaultAdminListenAddress[] = "127.0.0.1:50052";
+inline constexpr char kDefaultMetricsListenAddress[] = "127.0.0.1:9464";
+// metrics_listen_address values that disable the endpoint (besides "").
+inline constexpr char kMetricsOff[] = "off";
 inline constexpr uint32_t kDefaultMaxCandidates = 10000;
 inline constexpr uint32_t kDefaultMaxEvents = 1000;
 inline constexpr uint32_t kDefaultMaxIdBytes = 256;
 inline constexpr uint32_t kDefaultMaxMessageBytes = 16 * 1024 * 1024;
+inline constexpr uint32_t kDefaultMaxConcurrentStreams = 256;
+inline constexpr uint32_t kDefaultMaxInflightRequests = 1024;
+inline constexpr uint32_t kDefaultWarmupRequests = 100;
+// Upper bound for warmup_requests: warm-up delays every start and reload.
+inline constexpr uint32_t kMaxWarmupRequests = 100000;
 inline constexpr char kDefaultLogLevel[] = "info";
 inline constexpr char kDefaultLogFormat[] = "text";
 inline constexpr double kDefaultShutdownGraceSeconds = 10.0;
 // Upper bound for shutdown_grace_seconds: an orchestrator kills long before.
 inline constexpr double kMaxShutdownGraceSeconds = 3600.0;
+
+// Whether the config asks for a /metrics endpoint (metrics_listen_address
+// neither "" nor "off"). Expects a defaulted config.
+bool MetricsEnabled(const v1::ServerConfig& config);
+
+// Whether `tls` turns TLS on (cert_file set).
+inline bool TlsEnabled(const v1::TlsConfig& tls) {
+  return !tls.cert_file().empty();
+}
 
 // A config with every defaulted field filled in (what an empty file gives).
 v1::ServerConfig DefaultServerConfig();

@@ -1,10 +1,12 @@
 #include "server/logging.h"
 
+#include <cstdio>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "grpc/support/log.h"
 #include "spdlog/sinks/stdout_sinks.h"
 
 namespace rerank {
@@ -88,6 +90,29 @@ class JsonLogFormatter final : public spdlog::formatter {
   }
 };
 
+// gRPC's own messages (by default only its errors; GRPC_VERBOSITY raises
+// that) go through the same logger, so they share the format -- one JSON
+// object per line in json mode -- instead of gRPC's own stderr layout.
+void GrpcLogToSpdlog(gpr_log_func_args* args) {
+  spdlog::logger* logger = spdlog::default_logger_raw();
+  if (logger == nullptr) {  // after spdlog::shutdown(), at exit
+    std::fprintf(stderr, "grpc: %s\n", args->message);
+    return;
+  }
+  spdlog::level::level_enum level = spdlog::level::info;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) {
+    level = spdlog::level::err;
+  } else if (args->severity == GPR_LOG_SEVERITY_DEBUG) {
+    level = spdlog::level::debug;
+  }
+  absl::string_view file = args->file != nullptr ? args->file : "";
+  if (const size_t slash = file.rfind('/'); slash != absl::string_view::npos) {
+    file.remove_prefix(slash + 1);
+  }
+  logger->log(level, "grpc: {} ({}:{})", args->message, std::string(file),
+              args->line);
+}
+
 }  // namespace
 
 absl::StatusOr<spdlog::level::level_enum> ParseLogLevel(
@@ -122,6 +147,7 @@ absl::Status ConfigureLogging(const v1::LoggingConfig& config) {
   logger->set_level(level);
   // The stderr sink writes each line through; nothing to flush on exit.
   spdlog::set_default_logger(std::move(logger));
+  gpr_set_log_function(GrpcLogToSpdlog);
   return absl::OkStatus();
 }
 

@@ -1,11 +1,12 @@
-// rerankd: the re-ranking gRPC server. See README "Operating".
+// rerankd: the re-ranking gRPC server. See docs/operations.md.
 //
 //   rerankd --config=/etc/rerank/config.json [--listen=HOST:PORT]
-//           [--admin_listen=HOST:PORT] [--model_root=DIR]
+//           [--admin_listen=HOST:PORT] [--metrics_listen=HOST:PORT|off]
+//           [--admin_token_file=FILE] [--model_root=DIR]
 //           [--initial_model=REL_DIR] [--log_level=LEVEL] [--log_format=FMT]
 //
 // Exit status: 0 after a graceful shutdown on SIGTERM/SIGINT; 1 when the
-// config or the initial model is refused or the port cannot be bound (the
+// config or the initial model is refused or a port cannot be bound (the
 // reason is logged).
 
 #include <pthread.h>
@@ -31,6 +32,11 @@ ABSL_FLAG(std::string, listen, "",
           "Overrides listen_address (host:port; port 0 picks a free port).");
 ABSL_FLAG(std::string, admin_listen, "",
           "Overrides admin_listen_address (host:port for ModelAdmin).");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Overrides metrics_listen_address (host:port of the Prometheus "
+          "/metrics endpoint; \"off\" disables it).");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "Overrides admin_token_file (bearer token required on ModelAdmin).");
 ABSL_FLAG(std::string, model_root, "", "Overrides model_root.");
 ABSL_FLAG(std::string, initial_model, "",
           "Overrides initial_model (relative to model_root).");
@@ -67,6 +73,10 @@ absl::StatusOr<v1::ServerConfig> BuildConfig() {
       Override(absl::GetFlag(FLAGS_listen), config.mutable_listen_address());
   overridden |= Override(absl::GetFlag(FLAGS_admin_listen),
                          config.mutable_admin_listen_address());
+  overridden |= Override(absl::GetFlag(FLAGS_metrics_listen),
+                         config.mutable_metrics_listen_address());
+  overridden |= Override(absl::GetFlag(FLAGS_admin_token_file),
+                         config.mutable_admin_token_file());
   overridden |=
       Override(absl::GetFlag(FLAGS_model_root), config.mutable_model_root());
   overridden |= Override(absl::GetFlag(FLAGS_initial_model),
@@ -93,6 +103,7 @@ absl::StatusOr<v1::ServerConfig> BuildConfig() {
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "rerankd --config=FILE [--listen=HOST:PORT] [--admin_listen=HOST:PORT] "
+      "[--metrics_listen=HOST:PORT|off] [--admin_token_file=FILE] "
       "[--model_root=DIR] [--initial_model=DIR] [--log_level=LEVEL] "
       "[--log_format=text|json] [--scorer=full|null]");
   absl::ParseCommandLine(argc, argv);
@@ -137,17 +148,31 @@ int Run(int argc, char** argv) {
     srv.Shutdown(grace);
   });
 
+  // One line with everything an operator (or a test) needs to find it.
   const std::shared_ptr<const ModelSnapshot> model = srv.store().Get();
+  const v1::ServerConfig& effective = srv.config();
+  auto security = [](const v1::TlsConfig& tls) -> const char* {
+    if (!TlsEnabled(tls)) return "plaintext";
+    return tls.client_ca_file().empty() ? "TLS" : "mTLS";
+  };
+  const std::string token =
+      effective.admin_token_file().empty() ? "" : ", bearer token";
   const std::string admin =
-      srv.admin_port() == srv.port()
-          ? std::string()
-          : absl::StrCat(" (admin on ", srv.admin_address(), ")");
+      effective.admin_on_serving_port()
+          ? absl::StrCat(", admin on the serving port", token)
+          : absl::StrCat(", admin on ", srv.admin_address(), " (",
+                         security(effective.admin_tls()), token, ")");
+  const std::string metrics =
+      srv.metrics_port() == 0 ? ", metrics off"
+                              : absl::StrCat(", metrics on http://",
+                                             srv.metrics_address(), "/metrics");
+  const std::string serving =
+      absl::StrCat("rerankd serving on ", srv.address(), " (",
+                   security(effective.tls()), ")", admin, metrics);
   if (model != nullptr) {
-    spdlog::info("rerankd serving on {}{}, model {}", srv.address(), admin,
-                 model->version());
+    spdlog::info("{}, model {}", serving, model->version());
   } else {
-    spdlog::info("rerankd serving on {}{}, no model: waiting for Reload",
-                 srv.address(), admin);
+    spdlog::info("{}, no model: waiting for Reload", serving);
   }
 
   srv.Wait();

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "rerank/v1/config.pb.h"
+#include "server/metrics.h"
 #include "service/model_admin_service.h"
 #include "service/model_manager.h"
 #include "service/model_store.h"
@@ -22,17 +23,26 @@ inline constexpr char kModelAdminHealthService[] = "rerank.v1.ModelAdmin";
 
 // Seams for tests; production leaves them empty.
 struct RerankServerHooks {
-  ModelManager::Loader loader;         // null: LoadModel
-  RerankerService::Clock clock;        // null: the system clock
-  RerankObserver* observer = nullptr;  // not owned; must outlive the server
+  ModelManager::Loader loader;   // null: LoadModel
+  RerankerService::Clock clock;  // null: the system clock
+  // Sees every Rerank call, next to the metrics (if enabled). Not owned;
+  // must outlive the server.
+  RerankObserver* observer = nullptr;
 };
 
 // rerankd in-process: the gRPC server(s) with Reranker, ModelAdmin, the
-// default grpc.health.v1 service and reflection, plus the model lifecycle.
+// default grpc.health.v1 service and reflection, the Prometheus endpoint,
+// plus the model lifecycle.
+//
+// Listeners: listen_address (Reranker, health, reflection; `tls`),
+// admin_listen_address (ModelAdmin, health, reflection; `admin_tls`) unless
+// admin_on_serving_port, and metrics_listen_address (HTTP /metrics) unless
+// it is "" or "off". With admin_token_file set every ModelAdmin call needs
+// the bearer token, on whichever listener it is served.
 //
 // Serving state: "" and "rerank.v1.Reranker" are NOT_SERVING until a model
-// is loaded and SERVING after; Shutdown flips everything to NOT_SERVING
-// first, so load balancers drain before the listener closes.
+// is loaded (and warmed up) and SERVING after; Shutdown flips everything to
+// NOT_SERVING first, so load balancers drain before the listener closes.
 //
 // Owns everything it creates (manager, services, servers). Thread-safe:
 // Shutdown may be called from any thread (e.g. a signal thread) while
@@ -55,12 +65,17 @@ class RerankServer {
   RerankServer& operator=(const RerankServer&) = delete;
 
   // The bound ports. admin_port() == port() when ModelAdmin shares the
-  // main listener.
+  // main listener; metrics_port() is 0 when metrics are off.
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
-  // listen_address / admin_listen_address with the bound port.
+  int metrics_port() const { return metrics_port_; }
+  // listen_address / admin_listen_address / metrics_listen_address with the
+  // bound port ("" for metrics when off).
   const std::string& address() const { return address_; }
   const std::string& admin_address() const { return admin_address_; }
+  const std::string& metrics_address() const { return metrics_address_; }
+  // Null when metrics are off.
+  const RerankMetrics* metrics() const { return metrics_.get(); }
   // The effective config (defaults applied).
   const v1::ServerConfig& config() const { return config_; }
 
@@ -82,22 +97,33 @@ class RerankServer {
  private:
   RerankServer() = default;
 
+  class TeeObserver;
+
   absl::Status Start(Hooks hooks);
+  absl::Status StartMetrics();
   void OnModelLoaded();
   void SetHealthLocked(bool model_loaded) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   v1::ServerConfig config_;
+  // Before the manager and services, which report to it: destroyed after.
+  std::unique_ptr<RerankMetrics> metrics_;
+  std::unique_ptr<RerankObserver> tee_observer_;  // metrics + hooks.observer
   std::unique_ptr<ModelManager> manager_;
   ModelStore empty_store_;  // served when there is no manager: always empty
   std::unique_ptr<RerankerService> reranker_service_;
   std::unique_ptr<ModelAdminService> admin_service_;
+  // Reads the Reranker's in-flight count at scrape time; the destructor
+  // stops it first.
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   // Declared after the services: destroyed (shut down) before them.
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> admin_server_;  // null: admin on server_
   int port_ = 0;
   int admin_port_ = 0;
+  int metrics_port_ = 0;
   std::string address_;
   std::string admin_address_;
+  std::string metrics_address_;
 
   absl::Mutex mu_;  // orders health updates against Shutdown
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,22 +3,54 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "common/status_macros.h"
+#include "service/admin_auth.h"
 #include "service/grpc_status.h"
 #include "service/model_info.h"
+#include "spdlog/spdlog.h"
 
 namespace rerank {
+namespace {
+
+constexpr char kReloadMethod[] = "Reload";
+constexpr char kGetModelInfoMethod[] = "GetModelInfo";
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ModelAdminService>> ModelAdminService::Create(
-    ModelManager* manager, const ModelStore& store) {
+    ModelManager* manager, const ModelStore& store,
+    ModelAdminServiceOptions options) {
   return std::unique_ptr<ModelAdminService>(
-      new ModelAdminService(manager, store));
+      new ModelAdminService(manager, store, std::move(options)));
 }
 
 ModelAdminService::ModelAdminService(ModelManager* manager,
-                                     const ModelStore& store)
-    : manager_(manager), store_(store) {
+                                     const ModelStore& store,
+                                     ModelAdminServiceOptions options)
+    : manager_(manager), store_(store), options_(std::move(options)) {
   worker_ = std::thread([this] { WorkerLoop(); });
+}
+
+absl::Status ModelAdminService::Authorize(
+    const grpc::CallbackServerContext& context,
+    absl::string_view method) const {
+  if (options_.bearer_token.empty()) return absl::OkStatus();
+  absl::Status status =
+      CheckBearerToken(context.client_metadata(), options_.bearer_token);
+  if (!status.ok()) {
+    spdlog::warn("ModelAdmin.{} from {} refused: {}", std::string(method),
+                 absl::CHexEscape(context.peer()),
+                 std::string(status.message()));
+  }
+  return status;
+}
+
+void ModelAdminService::Finish(grpc::ServerUnaryReactor* reactor,
+                               absl::string_view method,
+                               const absl::Status& status) const {
+  if (options_.on_call) options_.on_call(method, status.code());
+  reactor->Finish(ToGrpcStatus(status));
 }
 
 ModelAdminService::~ModelAdminService() {
@@ -49,13 +81,21 @@ grpc::ServerUnaryReactor* ModelAdminService::Reload(
     grpc::CallbackServerContext* context, const v1::ReloadRequest* request,
     v1::ReloadResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = Authorize(*context, kReloadMethod); !auth.ok()) {
+    Finish(reactor, kReloadMethod, auth);
+    return reactor;
+  }
+  // Operators' calls are rare and worth a line each: who asked for what.
+  spdlog::info("ModelAdmin.Reload of \"{}\" requested by {}",
+               absl::CHexEscape(request->model_dir()),
+               absl::CHexEscape(context->peer()));
   // `request` and `response` stay valid until Finish, which the task calls.
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back([this, reactor, request, response] {
       absl::StatusOr<v1::ReloadResponse> result = HandleReload(*request);
       if (result.ok()) *response = *std::move(result);
-      reactor->Finish(ToGrpcStatus(result.status()));
+      Finish(reactor, kReloadMethod, result.status());
     });
   }
   work_or_stop_.notify_one();
@@ -66,9 +106,14 @@ grpc::ServerUnaryReactor* ModelAdminService::GetModelInfo(
     grpc::CallbackServerContext* context,
     const v1::GetModelInfoRequest* /*request*/, v1::ModelInfo* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = Authorize(*context, kGetModelInfoMethod);
+      !auth.ok()) {
+    Finish(reactor, kGetModelInfoMethod, auth);
+    return reactor;
+  }
   absl::StatusOr<v1::ModelInfo> info = HandleGetModelInfo();
   if (info.ok()) *response = *std::move(info);
-  reactor->Finish(ToGrpcStatus(info.status()));
+  Finish(reactor, kGetModelInfoMethod, info.status());
   return reactor;
 }
 

@@ -117,6 +117,14 @@ absl::StatusOr<std::string> ResolveModelDir(absl::string_view model_root,
 
 absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(
     const std::string& model_root, OnLoaded on_loaded, Loader loader) {
+  ModelManagerHooks hooks;
+  hooks.on_loaded = std::move(on_loaded);
+  hooks.loader = std::move(loader);
+  return Create(model_root, std::move(hooks));
+}
+
+absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(
+    const std::string& model_root, ModelManagerHooks hooks) {
   if (model_root.empty()) {
     return absl::InvalidArgumentError("model_root is empty");
   }
@@ -127,18 +135,19 @@ absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("model_root ", Quoted(model_root), " is not a directory"));
   }
-  if (loader == nullptr) {
-    loader = [](const std::string& dir) { return LoadModel(dir); };
+  if (hooks.loader == nullptr) {
+    hooks.loader = [](const std::string& dir) { return LoadModel(dir); };
   }
-  return std::unique_ptr<ModelManager>(new ModelManager(
-      std::move(root), std::move(on_loaded), std::move(loader)));
+  return std::unique_ptr<ModelManager>(
+      new ModelManager(std::move(root), std::move(hooks)));
 }
 
-ModelManager::ModelManager(std::string model_root, OnLoaded on_loaded,
-                           Loader loader)
+ModelManager::ModelManager(std::string model_root, ModelManagerHooks hooks)
     : model_root_(std::move(model_root)),
-      on_loaded_(std::move(on_loaded)),
-      loader_(std::move(loader)) {}
+      on_loaded_(std::move(hooks.on_loaded)),
+      on_reload_done_(std::move(hooks.on_reload_done)),
+      loader_(std::move(hooks.loader)),
+      warmer_(std::move(hooks.warmer)) {}
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelManager::Reload(
     absl::string_view model_dir) {
@@ -146,27 +155,50 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> ModelManager::Reload(
   return std::move(result.model);
 }
 
+absl::StatusOr<ReloadResult> ModelManager::LoadAndSwapLocked(
+    absl::string_view model_dir) {
+  const absl::Time start = absl::Now();
+  ASSIGN_OR_RETURN(const std::string dir,
+                   ResolveModelDir(model_root_, model_dir));
+  ASSIGN_OR_RETURN(std::shared_ptr<const ModelSnapshot> model, loader_(dir));
+  if (model == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("loader returned no model for ", Quoted(model_dir)));
+  }
+  // ResolveModelDir checked the path, but the loader resolves it again when
+  // it opens it: a directory swapped for a link out of the root in between
+  // would be read from outside. Check where it actually read from (fakes in
+  // tests leave source_dir empty).
+  const std::string& source = model->metadata().source_dir;
+  if (!source.empty() && !IsUnder(source, model_root_)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model_dir ", Quoted(model_dir),
+                     " resolved outside the model root while loading (now ",
+                     Quoted(source), ")"));
+  }
+  ReloadResult ok;
+  ok.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (warmer_) {
+    const absl::Time warm_start = absl::Now();
+    ok.warmup_requests = warmer_(*model).requests;
+    ok.warmup_seconds = absl::ToDoubleSeconds(absl::Now() - warm_start);
+  }
+  ok.dir = dir;
+  ok.model = model;
+  ok.previous = store_.Swap(std::move(model));
+  return ok;
+}
+
 absl::StatusOr<ReloadResult> ModelManager::ReloadWithResult(
     absl::string_view model_dir) {
-  absl::StatusOr<ReloadResult> result = [&]() -> absl::StatusOr<ReloadResult> {
+  absl::StatusOr<ReloadResult> result;
+  {
     // Held across the (slow) load so reloads run one at a time; readers only
     // ever take the store's own mutex, for the pointer copy.
     std::lock_guard<std::mutex> reload_lock(reload_mu_);
-    const absl::Time start = absl::Now();
-    ASSIGN_OR_RETURN(const std::string dir,
-                     ResolveModelDir(model_root_, model_dir));
-    ASSIGN_OR_RETURN(std::shared_ptr<const ModelSnapshot> model, loader_(dir));
-    if (model == nullptr) {
-      return absl::InternalError(
-          absl::StrCat("loader returned no model for ", Quoted(model_dir)));
-    }
-    ReloadResult ok;
-    ok.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    ok.dir = dir;
-    ok.model = model;
-    ok.previous = store_.Swap(std::move(model));
-    return ok;
-  }();
+    result = LoadAndSwapLocked(model_dir);
+    if (on_reload_done_) on_reload_done_(result);
+  }
 
   if (!result.ok()) {
     const std::shared_ptr<const ModelSnapshot> current = store_.Get();
@@ -177,8 +209,10 @@ absl::StatusOr<ReloadResult> ModelManager::ReloadWithResult(
   }
   const ModelSnapshot& model = *result->model;
   spdlog::info(
-      "model {} loaded from {} in {:.3f} s (was {})", Quoted(model.version()),
-      Quoted(result->dir), result->load_seconds,
+      "model {} loaded from {} in {:.3f} s, warmed up with {} requests in "
+      "{:.3f} s (was {})",
+      Quoted(model.version()), Quoted(result->dir), result->load_seconds,
+      result->warmup_requests, result->warmup_seconds,
       result->previous ? Quoted(result->previous->version()) : "no model");
   if (on_loaded_) on_loaded_(model);
   return result;

@@ -19,6 +19,13 @@ struct ReloadResult {
   std::shared_ptr<const ModelSnapshot> previous;  // replaced; null if none
   std::string dir;                                // absolute, resolved
   double load_seconds = 0;                        // resolve + load + validate
+  double warmup_seconds = 0;  // warm-up, after load_seconds, before the swap
+  int warmup_requests = 0;    // synthetic requests the warmer scored
+};
+
+// What a ModelManager warmer reports (see ModelManagerHooks::warmer).
+struct WarmupOutcome {
+  int requests = 0;
 };
 
 // Resolves `model_dir` (relative to `model_root`) to an absolute path with
@@ -28,21 +35,43 @@ struct ReloadResult {
 absl::StatusOr<std::string> ResolveModelDir(absl::string_view model_root,
                                             absl::string_view model_dir);
 
+struct ModelManagerHooks;
+
 // Owns the ModelStore and the model lifecycle: loads a model directory under
-// the configured root, validates it, and swaps it in. Thread-safe; reloads
-// are serialized (a second Reload waits for the first) while readers of the
-// store are never blocked by a load.
+// the configured root, validates it, warms it up, and swaps it in.
+// Thread-safe; reloads are serialized (a second Reload waits for the first)
+// while readers of the store are never blocked by a load.
+//
+// Directory replaced during a load: the loader opens the resolved directory
+// once and reads every file relative to that handle, each checked against
+// the manifest's sha256. So renaming or re-pointing the path mid-load yields
+// the complete model that was there when the load opened it (old or new,
+// never a mix), and a file swapped inside the directory after the manifest
+// was read fails its checksum (DATA_LOSS, old model keeps serving). The
+// resolved directory is checked again after the load: a path turned into a
+// link out of the root meanwhile is refused too. Files of a served model
+// must never be rewritten in place: they are memory-mapped.
 class ModelManager {
  public:
   // Called after each successful swap, outside any lock (e.g. to flip health
-  // to SERVING, update metrics).
+  // to SERVING).
   using OnLoaded = std::function<void(const ModelSnapshot& model)>;
+  // Called after every Reload, successful or not, with the reload lock held:
+  // calls are ordered like the swaps (so "last call = served model"). Must
+  // be quick and must not call Reload. For metrics.
+  using OnReloadDone =
+      std::function<void(const absl::StatusOr<ReloadResult>& result)>;
   // The loader; replaceable in tests (a fake that blocks or fails).
   using Loader =
       std::function<absl::StatusOr<std::shared_ptr<const ModelSnapshot>>(
           const std::string& dir)>;
+  // Runs on every loaded model before it is swapped in (and so before the
+  // first SERVING), with the reload lock held. Cannot refuse the model.
+  using Warmer = std::function<WarmupOutcome(const ModelSnapshot& model)>;
 
   // `model_root` must exist; it is canonicalized once here.
+  static absl::StatusOr<std::unique_ptr<ModelManager>> Create(
+      const std::string& model_root, ModelManagerHooks hooks);
   static absl::StatusOr<std::unique_ptr<ModelManager>> Create(
       const std::string& model_root, OnLoaded on_loaded = nullptr,
       Loader loader = nullptr);
@@ -54,6 +83,9 @@ class ModelManager {
 
   // Reload, also returning the replaced model and the load time. Logs the
   // outcome: info on success (version, dir, seconds), warn on refusal.
+  // Sequence: resolve under the root, load and validate, check the loaded
+  // directory is still under the root, warm up, swap, on_reload_done (under
+  // the lock), log, on_loaded.
   //
   // on_loaded runs after the swap with no lock held (as promised above), so
   // when two reloads race their callbacks may run in either order; a callback
@@ -64,15 +96,27 @@ class ModelManager {
   const std::string& model_root() const { return model_root_; }
 
  private:
-  ModelManager(std::string model_root, OnLoaded on_loaded, Loader loader);
+  ModelManager(std::string model_root, ModelManagerHooks hooks);
+
+  absl::StatusOr<ReloadResult> LoadAndSwapLocked(absl::string_view model_dir);
 
   const std::string model_root_;
   const OnLoaded on_loaded_;
+  const OnReloadDone on_reload_done_;
   const Loader loader_;
+  const Warmer warmer_;
   // Serializes Reload; never held by readers. std::mutex for the same
   // ThreadSanitizer reason as ModelStore's.
   std::mutex reload_mu_;
   ModelStore store_;
+};
+
+// Everything optional: null members are skipped (loader: LoadModel).
+struct ModelManagerHooks {
+  ModelManager::Loader loader;
+  ModelManager::Warmer warmer;
+  ModelManager::OnLoaded on_loaded;
+  ModelManager::OnReloadDone on_reload_done;
 };
 
 }  // namespace rerank

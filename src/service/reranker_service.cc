@@ -1,9 +1,11 @@
 #include "service/reranker_service.h"
 
+#include <chrono>
 #include <string>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "service/grpc_status.h"
 #include "spdlog/spdlog.h"
@@ -18,32 +20,45 @@ std::string LoggableId(const std::string& id) {
   return absl::CHexEscape(absl::string_view(id).substr(0, kMaxLoggedIdBytes));
 }
 
+// spdlog evaluates arguments before checking the level; the paths that
+// matter under overload must not pay for LoggableId's escaping.
+bool DebugOn() { return spdlog::should_log(spdlog::level::debug); }
+
 }  // namespace
 
 int64_t SystemClockMillis() { return absl::ToUnixMillis(absl::Now()); }
 
 absl::StatusOr<std::unique_ptr<RerankerService>> RerankerService::Create(
+    const ModelStore& store, RerankerServiceOptions options) {
+  if (options.clock == nullptr) options.clock = SystemClockMillis;
+  return std::unique_ptr<RerankerService>(
+      new RerankerService(store, std::move(options)));
+}
+
+absl::StatusOr<std::unique_ptr<RerankerService>> RerankerService::Create(
     const ModelStore& store, const ScorerOptions& options, Clock clock,
     RerankObserver* observer) {
-  if (clock == nullptr) clock = SystemClockMillis;
-  return std::unique_ptr<RerankerService>(
-      new RerankerService(store, options, std::move(clock), observer));
+  RerankerServiceOptions service_options;
+  service_options.scorer = options;
+  service_options.clock = std::move(clock);
+  service_options.observer = observer;
+  return Create(store, std::move(service_options));
 }
 
 RerankerService::RerankerService(const ModelStore& store,
-                                 const ScorerOptions& options, Clock clock,
-                                 RerankObserver* observer)
+                                 RerankerServiceOptions options)
     : store_(store),
-      options_(options),
-      clock_(std::move(clock)),
-      observer_(observer) {}
+      options_(options.scorer),
+      max_inflight_(options.max_inflight_requests),
+      clock_(std::move(options.clock)),
+      observer_(options.observer) {}
 
 grpc::ServerUnaryReactor* RerankerService::Rerank(
     grpc::CallbackServerContext* context, const v1::RerankRequest* request,
     v1::RerankResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = observer_ ? absl::Now() : absl::InfinitePast();
-  const absl::Status status = HandleRerank(*request, response);
+  const absl::Status status = HandleRerank(*request, response, context);
   if (observer_ != nullptr) {
     observer_->OnRerank(*request, *response, status, absl::Now() - start);
   }
@@ -51,27 +66,88 @@ grpc::ServerUnaryReactor* RerankerService::Rerank(
   return reactor;
 }
 
-absl::Status RerankerService::HandleRerank(const v1::RerankRequest& request,
-                                           v1::RerankResponse* response) const {
+absl::Status RerankerService::HandleRerank(
+    const v1::RerankRequest& request, v1::RerankResponse* response,
+    const grpc::ServerContextBase* context) const {
+  // Counted for the whole handler. Admission is one fetch_add: over the cap
+  // the call is refused before touching the model, so an overloaded server
+  // answers in microseconds and sheds load instead of queueing it.
+  struct InflightSlot {
+    explicit InflightSlot(std::atomic<int64_t>& n)
+        : n_(n), after_(n.fetch_add(1, std::memory_order_relaxed) + 1) {}
+    ~InflightSlot() { n_.fetch_sub(1, std::memory_order_relaxed); }
+    std::atomic<int64_t>& n_;
+    const int64_t after_;
+  } slot(inflight_);
+  if (max_inflight_ > 0 && slot.after_ > max_inflight_) {
+    response->Clear();
+    // Debug: under overload a line per refused call would add to the load.
+    if (DebugOn()) {
+      spdlog::debug("Rerank request_id=\"{}\": overloaded ({} in flight)",
+                    LoggableId(request.request_id()), slot.after_ - 1);
+    }
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "server overloaded: limits.max_inflight_requests=", max_inflight_,
+        " calls already in flight; retry with backoff"));
+  }
+
   // Taken once: the whole call scores against this snapshot even if a
   // reload swaps another in meanwhile.
   const std::shared_ptr<const ModelSnapshot> model = store_.Get();
   if (model == nullptr) {
     // Debug only: until the first model the health check already says
     // NOT_SERVING, and a line per rejected call would flood the log.
-    spdlog::debug("Rerank request_id=\"{}\": no model loaded",
-                  LoggableId(request.request_id()));
+    if (DebugOn()) {
+      spdlog::debug("Rerank request_id=\"{}\": no model loaded",
+                    LoggableId(request.request_id()));
+    }
     response->Clear();
     return absl::UnavailableError("no model loaded");
   }
+  const int64_t now_ms = clock_();
+  // The client may have given up while the call waited for a thread (or
+  // here, in tests, for the clock): its answer would be thrown away, so do
+  // not spend the scoring on it. The deadline is compared with the same
+  // server clock that defines "now" for scoring (so a test's clock decides
+  // both).
+  if (context != nullptr) {
+    absl::Status gone;
+    const int64_t deadline_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            context->deadline().time_since_epoch())
+            .count();
+    if (deadline_ms <= now_ms) {
+      gone = absl::DeadlineExceededError("deadline passed before scoring");
+    } else if (context->IsCancelled()) {
+      gone = absl::CancelledError("call cancelled before scoring");
+    }
+    if (!gone.ok()) {
+      response->Clear();
+      if (DebugOn()) {
+        spdlog::debug("Rerank request_id=\"{}\": {}",
+                      LoggableId(request.request_id()),
+                      std::string(gone.message()));
+      }
+      return gone;
+    }
+  }
   absl::Status status =
       options_.null_scorer
-          ? RerankNull(*model, request, options_, clock_(), response)
-          : ::rerank::Rerank(*model, request, options_, clock_(), response);
+          ? RerankNull(*model, request, options_, now_ms, response)
+          : ::rerank::Rerank(*model, request, options_, now_ms, response);
   if (!status.ok()) {
     response->Clear();
-    spdlog::warn("Rerank request_id=\"{}\" failed: {}",
-                 LoggableId(request.request_id()), status.ToString());
+    // A malformed request is the client's problem and it gets the reason in
+    // the status; at warn, one misbehaving client could flood the log.
+    if (status.code() == absl::StatusCode::kInvalidArgument) {
+      if (DebugOn()) {
+        spdlog::debug("Rerank request_id=\"{}\" refused: {}",
+                      LoggableId(request.request_id()), status.ToString());
+      }
+    } else {
+      spdlog::error("Rerank request_id=\"{}\" failed: {}",
+                    LoggableId(request.request_id()), status.ToString());
+    }
   }
   return status;
 }

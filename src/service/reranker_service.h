@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,10 +15,12 @@
 
 namespace rerank {
 
-// Seam for metrics and tracing (none are wired yet). Called once per Rerank
-// call, on the RPC thread, after the response is built and before it is
-// sent; `response` is meaningful only when `status` is OK. Implementations
-// must be thread-safe and cheap: they run inline on the hot path.
+// Seam for metrics and tracing (rerankd wires server/metrics.h here). Called
+// once per Rerank call -- every outcome, overload refusals included -- on the
+// RPC thread, after the response is built and before it is sent; `response`
+// is meaningful only when `status` is OK. `elapsed` is the server time in
+// the handler. Implementations must be thread-safe and cheap: they run
+// inline on the hot path.
 class RerankObserver {
  public:
   virtual ~RerankObserver() = default;
@@ -26,19 +29,43 @@ class RerankObserver {
                         const absl::Status& status, absl::Duration elapsed) = 0;
 };
 
+struct RerankerServiceOptions {
+  ScorerOptions scorer;
+  // Calls handled at once (limits.max_inflight_requests); one more gets
+  // RESOURCE_EXHAUSTED at once. 0: no cap.
+  uint32_t max_inflight_requests = 0;
+  // Milliseconds since the Unix epoch: "now" when request.now_ms is 0, and
+  // what the call's deadline is checked against. Null: the system clock.
+  std::function<int64_t()> clock;
+  RerankObserver* observer = nullptr;  // not owned; may be null
+};
+
 // rerank.v1.Reranker on gRPC's callback API. Each call takes the served
 // snapshot once, runs the pure scorer inline (short and CPU-bound, so not
 // worth a thread hop) and converts the status at the edge.
 //
+// Per call, in order: the in-flight cap (RESOURCE_EXHAUSTED naming
+// limits.max_inflight_requests -- shed load before doing any work), the
+// model (UNAVAILABLE), the clock, then the call's deadline (against that
+// clock) and cancellation (DEADLINE_EXCEEDED / CANCELLED: a client that gave
+// up gets no scoring work spent on it), then the scorer.
+//
+// Logging: nothing per call at info. Client errors (INVALID_ARGUMENT),
+// overload, deadline and cancellation are debug lines (the client gets the
+// reason; metrics count them); anything else is an error line. Every line
+// names the request_id.
+//
 // Does not own the store (the ModelManager or server does) nor the observer;
-// both must outlive the service. Thread-safe: all members are immutable
-// after Create and the store is itself thread-safe.
+// both must outlive the service. Thread-safe: members are immutable after
+// Create except the in-flight counter, an atomic.
 class RerankerService final : public v1::Reranker::CallbackService {
  public:
   // Milliseconds since the Unix epoch; used when request.now_ms is 0.
   using Clock = std::function<int64_t()>;
 
-  // `clock` null means the system clock. `observer` may be null.
+  static absl::StatusOr<std::unique_ptr<RerankerService>> Create(
+      const ModelStore& store, RerankerServiceOptions options);
+  // `clock` null means the system clock. `observer` may be null. No cap.
   static absl::StatusOr<std::unique_ptr<RerankerService>> Create(
       const ModelStore& store, const ScorerOptions& options,
       Clock clock = nullptr, RerankObserver* observer = nullptr);
@@ -50,20 +77,29 @@ class RerankerService final : public v1::Reranker::CallbackService {
                                    const v1::RerankRequest* request,
                                    v1::RerankResponse* response) override;
 
-  // The handler without gRPC (what Rerank runs). UNAVAILABLE "no model
-  // loaded" before the first model; otherwise the scorer's status. On error
-  // `response` is cleared.
-  absl::Status HandleRerank(const v1::RerankRequest& request,
-                            v1::RerankResponse* response) const;
+  // The handler without gRPC (what Rerank runs). RESOURCE_EXHAUSTED over
+  // the in-flight cap; UNAVAILABLE "no model loaded" before the first model;
+  // DEADLINE_EXCEEDED / CANCELLED when `context` (may be null) has expired
+  // or been cancelled; otherwise the scorer's status. On error `response`
+  // is cleared.
+  absl::Status HandleRerank(
+      const v1::RerankRequest& request, v1::RerankResponse* response,
+      const grpc::ServerContextBase* context = nullptr) const;
+
+  // Calls being handled right now (for the metrics gauge).
+  int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
 
  private:
-  RerankerService(const ModelStore& store, const ScorerOptions& options,
-                  Clock clock, RerankObserver* observer);
+  explicit RerankerService(const ModelStore& store,
+                           RerankerServiceOptions options);
 
   const ModelStore& store_;
   const ScorerOptions options_;
+  const int64_t max_inflight_;  // 0: no cap
   const Clock clock_;
   RerankObserver* const observer_;
+  // Relaxed is enough: it only counts, it publishes no data.
+  mutable std::atomic<int64_t> inflight_{0};
 };
 
 // Milliseconds since the Unix epoch from the system clock.

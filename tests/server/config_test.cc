@@ -20,7 +20,16 @@ using ::testing::StartsWith;
 TEST(ServerConfigTest, DefaultsMatchTheDocs) {
   const v1::ServerConfig config = DefaultServerConfig();
   EXPECT_EQ(config.listen_address(), "127.0.0.1:50051");
-  EXPECT_EQ(config.admin_listen_address(), "");
+  EXPECT_EQ(config.admin_listen_address(), "127.0.0.1:50052");
+  EXPECT_FALSE(config.admin_on_serving_port());
+  EXPECT_EQ(config.metrics_listen_address(), "127.0.0.1:9464");
+  EXPECT_TRUE(MetricsEnabled(config));
+  EXPECT_FALSE(TlsEnabled(config.tls()));
+  EXPECT_FALSE(TlsEnabled(config.admin_tls()));
+  EXPECT_EQ(config.admin_token_file(), "");
+  EXPECT_EQ(config.warmup_requests(), 100u);
+  EXPECT_EQ(config.limits().max_concurrent_streams(), 256u);
+  EXPECT_EQ(config.limits().max_inflight_requests(), 1024u);
   EXPECT_EQ(config.model_root(), "");
   EXPECT_EQ(config.initial_model(), "");
   EXPECT_EQ(config.limits().max_candidates(), 10000u);
@@ -140,6 +149,34 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{R"({"admin_listen_address": "nope"})", "admin_listen_address"},
         Refusal{R"({"admin_listen_address": "127.0.0.1:50051"})",
                 "admin_listen_address must differ"},
+        Refusal{R"({"admin_on_serving_port": true,
+                    "admin_listen_address": "127.0.0.1:7001"})",
+                "admin_listen_address must be unset"},
+        Refusal{R"({"admin_on_serving_port": true,
+                    "admin_tls": {"cert_file": "c", "key_file": "k"}})",
+                "admin_tls must be unset"},
+        Refusal{R"({"metrics_listen_address": "9464"})",
+                "metrics_listen_address"},
+        Refusal{R"({"metrics_listen_address": "127.0.0.1:50051"})",
+                "metrics_listen_address must differ from listen_address"},
+        Refusal{R"({"metrics_listen_address": "127.0.0.1:50052"})",
+                "metrics_listen_address must differ from admin_listen_address"},
+        Refusal{R"({"tls": {"cert_file": "c.pem"}})",
+                "tls.cert_file and tls.key_file must be set together"},
+        Refusal{R"({"tls": {"key_file": "k.pem"}})",
+                "tls.cert_file and tls.key_file must be set together"},
+        Refusal{R"({"tls": {"client_ca_file": "ca.pem"}})",
+                "tls.client_ca_file needs tls.cert_file"},
+        Refusal{R"({"admin_tls": {"client_ca_file": "ca.pem"}})",
+                "admin_tls.client_ca_file needs admin_tls.cert_file"},
+        Refusal{R"({"limits": {"max_concurrent_streams": 0}})",
+                "limits.max_concurrent_streams must be > 0"},
+        Refusal{R"({"limits": {"max_concurrent_streams": 4294967295}})",
+                "limits.max_concurrent_streams must be <="},
+        Refusal{R"({"limits": {"max_inflight_requests": 0}})",
+                "limits.max_inflight_requests must be > 0"},
+        Refusal{R"({"warmup_requests": 100001})", "warmup_requests"},
+        Refusal{R"({"tls": {"cert": "c.pem"}})", "cert"},
         Refusal{R"({"model_root": "/nonexistent/rerank/models"})",
                 "model_root"},
         Refusal{R"({"initial_model": "v1"})", "initial_model"},
@@ -183,6 +220,49 @@ TEST(ServerConfigTest, ModelRootMustBeDirectory) {
       absl::StrCat(R"({"model_root": ")", dir.Sub("file"), R"("})"), "c.json");
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(config.status().message(), HasSubstr("not a directory"));
+}
+
+TEST(ServerConfigTest, NewKeysParseInBothSpellings) {
+  auto config = ParseServerConfig(R"({
+    "admin_listen_address": "127.0.0.1:7001",
+    "metricsListenAddress": "0.0.0.0:9100",
+    "tls": {"cert_file": "/s.pem", "key_file": "/s.key",
+            "clientCaFile": "/ca.pem"},
+    "adminTls": {"cert_file": "/a.pem", "key_file": "/a.key"},
+    "admin_token_file": "/run/secrets/token",
+    "limits": {"max_concurrent_streams": 8, "maxInflightRequests": 3},
+    "warmup_requests": 0,
+    "shutdown_grace_seconds": 1
+  })",
+                                  "c.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metrics_listen_address(), "0.0.0.0:9100");
+  EXPECT_TRUE(TlsEnabled(config->tls()));
+  EXPECT_EQ(config->tls().client_ca_file(), "/ca.pem");
+  EXPECT_EQ(config->admin_tls().key_file(), "/a.key");
+  EXPECT_EQ(config->admin_token_file(), "/run/secrets/token");
+  EXPECT_EQ(config->limits().max_concurrent_streams(), 8u);
+  EXPECT_EQ(config->limits().max_inflight_requests(), 3u);
+  // An explicit 0 is kept (no warm-up), not replaced by the default.
+  EXPECT_TRUE(config->has_warmup_requests());
+  EXPECT_EQ(config->warmup_requests(), 0u);
+}
+
+TEST(ServerConfigTest, MetricsOffSpellings) {
+  for (const char* json : {R"({"metrics_listen_address": ""})",
+                           R"({"metrics_listen_address": "off"})"}) {
+    auto config = ParseServerConfig(json, "c.json");
+    ASSERT_TRUE(config.ok()) << json << ": " << config.status();
+    EXPECT_FALSE(MetricsEnabled(*config)) << json;
+  }
+}
+
+TEST(ServerConfigTest, AdminOnServingPortLeavesAdminAddressEmpty) {
+  auto config =
+      ParseServerConfig(R"({"admin_on_serving_port": true})", "c.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->admin_on_serving_port());
+  EXPECT_EQ(config->admin_listen_address(), "");
 }
 
 TEST(ServerConfigTest, AdminMayShareHostWithPortZero) {

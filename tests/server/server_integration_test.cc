@@ -1,10 +1,12 @@
 // RerankServer in-process on 127.0.0.1:0 with a temp model root, exercised
-// over a real gRPC channel: Reranker, ModelAdmin, health, reflection, limits,
-// the separate admin port and graceful shutdown. No sleeps: every wait is a
-// Notification, a health Watch, or an RPC deadline.
+// over a real gRPC channel: Reranker, ModelAdmin, health, reflection, limits
+// (in-flight cap, deadlines), the admin port (own or shared) and graceful
+// shutdown. No sleeps: every wait is a Notification, a health Watch, or an
+// RPC deadline.
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -73,6 +75,9 @@ class ServerTest : public ::testing::Test {
     WriteTinyModel(root_.path(), "corrupt", "model-corrupt");
     WriteFile(root_.Sub("corrupt/item_factors.npy"), "garbage");
     config_.set_listen_address("127.0.0.1:0");
+    // Never the fixed default ports: tests run in parallel.
+    config_.set_admin_listen_address("127.0.0.1:0");
+    config_.set_metrics_listen_address("off");
     config_.set_model_root(root_.path());
     config_.mutable_logging()->set_level("warn");
   }
@@ -124,6 +129,31 @@ class ServerTest : public ::testing::Test {
     return response.status();
   }
 
+  void TearDown() override {
+    // A call held by BlockingClock must be let go before the server (in its
+    // destructor) waits for it.
+    if (!clock_release_.HasBeenNotified()) clock_release_.Notify();
+    server_.reset();
+  }
+
+  // A clock whose first reading blocks until clock_release_: holds one
+  // Rerank call in flight, inside the handler, after admission. It reads
+  // `now_ms` (default: a fixed moment in 2023, before any deadline).
+  RerankerService::Clock BlockingClock(std::function<int64_t()> now_ms = [] {
+    return 1'700'000'000'000;
+  }) {
+    return [this, now_ms]() -> int64_t {
+      if (clock_calls_.fetch_add(1) == 0) {
+        clock_entered_.Notify();
+        clock_release_.WaitForNotification();
+      }
+      return now_ms();
+    };
+  }
+
+  absl::Notification clock_entered_;
+  absl::Notification clock_release_;
+  std::atomic<int> clock_calls_{0};
   TempDir root_;
   v1::ServerConfig config_;
   std::unique_ptr<RerankServer> server_;
@@ -138,7 +168,8 @@ TEST_F(ServerTest, RerankReturnsExpectedOrderForTinyModel) {
   config_.set_initial_model("a");
   Start();
   EXPECT_NE(server_->port(), 0);
-  EXPECT_EQ(server_->admin_port(), server_->port());
+  // ModelAdmin has its own listener by default.
+  EXPECT_NE(server_->admin_port(), server_->port());
 
   v1::RerankResponse response;
   ASSERT_TRUE(Rerank(U1Request(), &response).ok());
@@ -163,7 +194,10 @@ TEST_F(ServerTest, NoModelIsUnavailableAndNotServing) {
 
   EXPECT_EQ(HealthOf(""), HealthCheckResponse::NOT_SERVING);
   EXPECT_EQ(HealthOf("rerank.v1.Reranker"), HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(HealthOf("rerank.v1.ModelAdmin"), HealthCheckResponse::SERVING);
+  // ModelAdmin's health lives on its own listener.
+  auto admin_health = Health::NewStub(admin_channel_);
+  EXPECT_EQ(HealthOf("rerank.v1.ModelAdmin", admin_health.get()),
+            HealthCheckResponse::SERVING);
 
   v1::ModelInfo info;
   EXPECT_EQ(GetModelInfo(&info).error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -260,8 +294,21 @@ std::vector<std::string> ListServices(grpc::Channel* channel) {
 TEST_F(ServerTest, ReflectionListsServices) {
   Start();
   EXPECT_THAT(ListServices(channel_.get()),
-              IsSupersetOf({"rerank.v1.Reranker", "rerank.v1.ModelAdmin",
-                            "grpc.health.v1.Health"}));
+              IsSupersetOf({"rerank.v1.Reranker", "grpc.health.v1.Health"}));
+  EXPECT_THAT(ListServices(admin_channel_.get()),
+              IsSupersetOf({"rerank.v1.ModelAdmin", "grpc.health.v1.Health"}));
+}
+
+TEST_F(ServerTest, AdminOnServingPortSharesTheListener) {
+  config_.clear_admin_listen_address();
+  config_.set_admin_on_serving_port(true);
+  Start();
+  EXPECT_EQ(server_->admin_port(), server_->port());
+  v1::ReloadResponse reloaded;
+  ASSERT_TRUE(Reload("a", &reloaded).ok());
+  EXPECT_EQ(HealthOf("rerank.v1.ModelAdmin"), HealthCheckResponse::SERVING);
+  EXPECT_THAT(ListServices(channel_.get()),
+              IsSupersetOf({"rerank.v1.Reranker", "rerank.v1.ModelAdmin"}));
 }
 
 TEST_F(ServerTest, TooManyCandidatesNamesTheLimit) {
@@ -295,8 +342,7 @@ TEST_F(ServerTest, OversizedMessageIsRefusedByTransport) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
-TEST_F(ServerTest, AdminOnSeparatePortWhenConfigured) {
-  config_.set_admin_listen_address("127.0.0.1:0");
+TEST_F(ServerTest, AdminOnSeparatePortByDefault) {
   Start();
   ASSERT_NE(server_->admin_port(), 0);
   EXPECT_NE(server_->admin_port(), server_->port());
@@ -453,6 +499,231 @@ TEST_F(ServerTest, ShutdownCompletesInFlightCall) {
   grpc::ClientContext late_context;
   late_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   EXPECT_FALSE(reranker_->Rerank(&late_context, late, &response).ok());
+}
+
+// Records the status code of every call and notifies on the first.
+class FirstCallObserver : public RerankObserver {
+ public:
+  void OnRerank(const v1::RerankRequest&, const v1::RerankResponse&,
+                const absl::Status& status, absl::Duration) override {
+    absl::MutexLock lock(&mu_);
+    codes_.push_back(status.code());
+    if (!first_.HasBeenNotified()) first_.Notify();
+  }
+  absl::StatusCode WaitForFirst() {
+    first_.WaitForNotification();
+    absl::MutexLock lock(&mu_);
+    return codes_.front();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::StatusCode> codes_ ABSL_GUARDED_BY(mu_);
+  absl::Notification first_;
+};
+
+TEST_F(ServerTest, OverInflightCapIsResourceExhaustedAtOnce) {
+  config_.set_initial_model("a");
+  config_.mutable_limits()->set_max_inflight_requests(1);
+  RerankServer::Hooks hooks;
+  hooks.clock = BlockingClock();
+  Start(std::move(hooks));
+
+  // Call 1 takes the only slot and is held inside the handler.
+  grpc::ClientContext first_context;
+  SetDeadline(&first_context);
+  const v1::RerankRequest request = U1Request();
+  v1::RerankResponse first_response;
+  absl::Notification first_done;
+  grpc::Status first_status;
+  reranker_->async()->Rerank(&first_context, &request, &first_response,
+                             [&](grpc::Status status) {
+                               first_status = std::move(status);
+                               first_done.Notify();
+                             });
+  clock_entered_.WaitForNotification();
+
+  // Call 2 is refused without waiting for call 1.
+  v1::RerankResponse refused_response;
+  const grpc::Status refused = Rerank(U1Request(), &refused_response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("limits.max_inflight_requests=1"));
+  EXPECT_FALSE(first_done.HasBeenNotified());
+
+  clock_release_.Notify();
+  first_done.WaitForNotification();
+  EXPECT_TRUE(first_status.ok()) << first_status.error_message();
+  EXPECT_THAT(Order(first_response), ElementsAre("b", "c", "a"));
+
+  // The slot is free again once call 1 is done.
+  v1::RerankResponse again;
+  EXPECT_TRUE(Rerank(U1Request(), &again).ok());
+}
+
+TEST_F(ServerTest, DeadlinePassedBeforeScoringIsDeadlineExceeded) {
+  config_.set_initial_model("a");
+  FirstCallObserver observer;
+  RerankServer::Hooks hooks;
+  // The server's clock, read once the call is released, is past the
+  // client's deadline. (Reading the real time there would race: the
+  // server's copy of the deadline is the client's plus the transit time.)
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(500);
+  hooks.clock = BlockingClock(
+      [deadline] { return absl::ToUnixMillis(deadline + absl::Seconds(1)); });
+  hooks.observer = &observer;
+  Start(std::move(hooks));
+
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  const v1::RerankRequest request = U1Request();
+  v1::RerankResponse response;
+  absl::Notification done;
+  grpc::Status status;
+  reranker_->async()->Rerank(&context, &request, &response,
+                             [&](grpc::Status s) {
+                               status = std::move(s);
+                               done.Notify();
+                             });
+  // The server holds the call until after the client's deadline...
+  clock_entered_.WaitForNotification();
+  done.WaitForNotification();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  clock_release_.Notify();
+  // ...and then does not score it: the handler's own verdict.
+  EXPECT_EQ(observer.WaitForFirst(), absl::StatusCode::kDeadlineExceeded);
+}
+
+// Counts what the Reranker handler saw, by outcome.
+class OutcomeCounter : public RerankObserver {
+ public:
+  void OnRerank(const v1::RerankRequest&, const v1::RerankResponse&,
+                const absl::Status& status, absl::Duration) override {
+    (status.ok() ? ok_ : not_ok_).fetch_add(1);
+  }
+  std::atomic<int> ok_{0};
+  std::atomic<int> not_ok_{0};
+};
+
+// Shutdown while client threads keep calling. "Accepted" = the handler ran
+// (the observer saw it). Every accepted call must succeed; calls that were
+// not accepted fail UNAVAILABLE (listener closed / stream refused) or
+// CANCELLED (a stream that reached the server after shutdown began, which
+// gRPC kills before any handler runs) -- the observer proves they never ran.
+TEST_F(ServerTest, ShutdownUnderLoadFailsNoAcceptedCall) {
+  constexpr int kClients = 4;
+  constexpr int kCallsBeforeShutdown = 200;
+  config_.set_initial_model("a");
+  OutcomeCounter handled;
+  RerankServer::Hooks hooks;
+  hooks.observer = &handled;
+  Start(std::move(hooks));
+
+  std::atomic<int> ok{0};
+  std::atomic<int> refused{0};  // UNAVAILABLE
+  std::atomic<int> killed{0};   // CANCELLED, never asked for by the client
+  std::atomic<int> other{0};
+  absl::Notification enough;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      auto stub = v1::Reranker::NewStub(Connect(server_->port()));
+      const v1::RerankRequest request = U1Request();
+      while (true) {
+        grpc::ClientContext context;
+        SetDeadline(&context);
+        v1::RerankResponse response;
+        const grpc::Status status = stub->Rerank(&context, request, &response);
+        if (status.ok()) {
+          if (++ok >= kCallsBeforeShutdown && !enough.HasBeenNotified()) {
+            enough.Notify();
+          }
+          continue;
+        }
+        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          ++refused;
+          return;  // the listener is gone: every later call is refused too
+        }
+        if (status.error_code() == grpc::StatusCode::CANCELLED) {
+          ++killed;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  enough.WaitForNotification();
+  const absl::Duration grace = absl::Seconds(30);
+  const absl::Time start = absl::Now();
+  server_->Shutdown(grace);
+  server_->Wait();
+  EXPECT_LT(absl::Now() - start, grace);  // nothing was cut off by the grace
+  for (std::thread& t : clients) t.join();
+
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(refused.load(), kClients);
+  RecordProperty("killed_before_the_handler", killed.load());
+  // Every call the handler ran succeeded, and the client got each answer.
+  EXPECT_EQ(handled.not_ok_.load(), 0);
+  EXPECT_EQ(handled.ok_.load(), ok.load());
+}
+
+// limits.max_concurrent_streams=1: while one call is held in the handler, a
+// second call on the same connection is not even sent -- it waits in the
+// client until its deadline.
+TEST_F(ServerTest, ConcurrentStreamsLimitQueuesCallsInTheClient) {
+  config_.set_initial_model("a");
+  config_.mutable_limits()->set_max_concurrent_streams(1);
+  std::atomic<int> handled{0};
+  RerankServer::Hooks hooks;
+  // Blocks the second call to reach the handler (the first is a round trip
+  // that makes sure the client has the server's SETTINGS).
+  hooks.clock = [&]() -> int64_t {
+    if (handled.fetch_add(1) == 1) {
+      clock_entered_.Notify();
+      clock_release_.WaitForNotification();
+    }
+    return 1'700'000'000'000;
+  };
+  Start(std::move(hooks));
+  v1::RerankResponse response;
+  ASSERT_TRUE(Rerank(U1Request(), &response).ok());
+
+  grpc::ClientContext held_context;
+  SetDeadline(&held_context);
+  const v1::RerankRequest request = U1Request();
+  v1::RerankResponse held_response;
+  absl::Notification held_done;
+  grpc::Status held_status;
+  reranker_->async()->Rerank(&held_context, &request, &held_response,
+                             [&](grpc::Status status) {
+                               held_status = std::move(status);
+                               held_done.Notify();
+                             });
+  clock_entered_.WaitForNotification();
+
+  grpc::ClientContext queued_context;
+  queued_context.set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+  EXPECT_EQ(reranker_->Rerank(&queued_context, request, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(handled.load(), 2);  // the queued call never reached the server
+
+  clock_release_.Notify();
+  held_done.WaitForNotification();
+  EXPECT_TRUE(held_status.ok()) << held_status.error_message();
+  server_.reset();  // before `handled`, which the clock uses, goes away
+}
+
+TEST_F(ServerTest, AdminPortInUseFailsCreate) {
+  Start();
+  v1::ServerConfig clash = config_;
+  clash.set_admin_listen_address(
+      absl::StrCat("127.0.0.1:", server_->admin_port()));
+  auto second = RerankServer::Create(clash);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable)
+      << second.status();
+  EXPECT_THAT(second.status().message(), HasSubstr("admin_listen_address"));
 }
 
 }  // namespace

@@ -299,5 +299,110 @@ TEST(ModelManagerFakeLoaderTest, OnLoadedRunsOutsideLocks) {
   EXPECT_THAT(seen, ::testing::ElementsAre("model-a", "model-b"));
 }
 
+// A loader returning TinySnapshot "model-<last path component>".
+ModelManager::Loader FakeLoader() {
+  return [](const std::string& dir)
+             -> absl::StatusOr<std::shared_ptr<const ModelSnapshot>> {
+    return TinySnapshot("model-" + dir.substr(dir.rfind('/') + 1));
+  };
+}
+
+TEST(ModelManagerHooksTest, WarmerRunsOnTheNewModelBeforeTheSwap) {
+  TempDir root;
+  std::filesystem::create_directories(root.Sub("a"));
+  std::filesystem::create_directories(root.Sub("b"));
+  ModelManager* self = nullptr;
+  std::vector<std::string> warmed;  // "<new> while serving <old>"
+  ModelManagerHooks hooks;
+  hooks.loader = FakeLoader();
+  hooks.warmer = [&](const ModelSnapshot& model) {
+    const auto served = self->store().Get();
+    warmed.push_back(model.version() + " while serving " +
+                     (served ? served->version() : "none"));
+    return WarmupOutcome{5};
+  };
+  auto manager = ModelManager::Create(root.path(), std::move(hooks));
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  self = manager->get();
+
+  auto a = self->ReloadWithResult("a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->warmup_requests, 5);
+  EXPECT_GE(a->warmup_seconds, 0.0);
+  ASSERT_TRUE(self->Reload("b").ok());
+  EXPECT_THAT(warmed, ::testing::ElementsAre("model-a while serving none",
+                                             "model-b while serving model-a"));
+  EXPECT_EQ(self->store().Get()->version(), "model-b");
+}
+
+TEST(ModelManagerHooksTest, OnReloadDoneSeesEveryOutcomeInOrder) {
+  TempDir root;
+  std::filesystem::create_directories(root.Sub("a"));
+  std::filesystem::create_directories(root.Sub("b"));
+  std::vector<std::string> outcomes;
+  ModelManagerHooks hooks;
+  hooks.loader = FakeLoader();
+  hooks.on_reload_done = [&](const absl::StatusOr<ReloadResult>& result) {
+    outcomes.push_back(result.ok()
+                           ? result->model->version()
+                           : absl::StatusCodeToString(result.status().code()));
+  };
+  auto manager = ModelManager::Create(root.path(), std::move(hooks));
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  ASSERT_TRUE((*manager)->Reload("a").ok());
+  EXPECT_FALSE((*manager)->Reload("missing").ok());
+  EXPECT_FALSE((*manager)->Reload("../a").ok());
+  ASSERT_TRUE((*manager)->Reload("b").ok());
+  EXPECT_THAT(outcomes, ::testing::ElementsAre("model-a", "NOT_FOUND",
+                                               "INVALID_ARGUMENT", "model-b"));
+}
+
+// The resolve-then-load window: the directory checked by ResolveModelDir
+// is turned into a link out of the root before the loader opens it. The
+// loader would read outside; the post-load check refuses the result.
+TEST(ModelManagerHooksTest, DirectoryTurnedIntoLinkOutOfRootIsRefused) {
+  TempDir root;
+  TempDir outside;
+  WriteTinyModel(root.path(), "a", "model-a");
+  WriteTinyModel(root.path(), "v", "model-v");
+  WriteTinyModel(outside.path(), "secret", "model-outside");
+  ModelManagerHooks hooks;
+  hooks.loader = [&](const std::string& dir) {
+    if (dir.ends_with("/v")) {
+      std::filesystem::rename(dir, dir + ".old");
+      std::filesystem::create_directory_symlink(outside.Sub("secret"), dir);
+    }
+    return LoadModel(dir);
+  };
+  auto manager = ModelManager::Create(root.path(), std::move(hooks));
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  ASSERT_TRUE((*manager)->Reload("a").ok());
+  auto refused = (*manager)->Reload("v");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("outside the model root while loading"));
+  EXPECT_EQ((*manager)->store().Get()->version(), "model-a");
+}
+
+// What a file swapped inside the directory after the manifest was read
+// would give the loader: the manifest of one model and a file of another.
+// Checksums catch it; the model is never served half old, half new.
+TEST(ModelManagerHooksTest, MixedModelDirectoryIsRefused) {
+  TempDir root;
+  WriteTinyModel(root.path(), "a", "model-a");
+  WriteTinyModel(root.path(), "mixed", "model-mixed");
+  WriteTinyModel(root.path(), "other", "model-other", /*flipped=*/true);
+  std::filesystem::copy_file(root.Sub("other/item_factors.npy"),
+                             root.Sub("mixed/item_factors.npy"),
+                             std::filesystem::copy_options::overwrite_existing);
+  auto manager = ModelManager::Create(root.path());
+  ASSERT_TRUE(manager.ok()) << manager.status();
+  ASSERT_TRUE((*manager)->Reload("a").ok());
+  auto refused = (*manager)->Reload("mixed");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(refused.status().message(), HasSubstr("item_factors.npy"));
+  EXPECT_EQ((*manager)->store().Get()->version(), "model-a");
+}
+
 }  // namespace
 }  // namespace rerank

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +15,7 @@
 #include "service/model_info.h"
 #include "service/model_manager.h"
 #include "service/reranker_service.h"
+#include "service/warmup.h"
 #include "tests/service/test_models.h"
 
 namespace rerank {
@@ -200,6 +202,77 @@ TEST(ModelAdminServiceTest, ReloadReportsModelPreviousVersionAndTime) {
   EXPECT_EQ((*service)->HandleReload(request).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*service)->HandleGetModelInfo()->version(), "model-b");
+}
+
+TEST(WarmupTest, RequestsAreValidAndCoverUsersItemsAndFallbacks) {
+  const auto model = TinySnapshot("model-a");
+  const RequestLimits limits;
+  const std::vector<v1::RerankRequest> requests =
+      MakeWarmupRequests(*model, 8, limits);
+  ASSERT_EQ(requests.size(), 8u);
+  std::set<std::string> users;
+  std::set<std::string> items;
+  int anonymous = 0;
+  for (const v1::RerankRequest& request : requests) {
+    EXPECT_TRUE(ValidateRequest(request, limits).ok())
+        << request.ShortDebugString();
+    EXPECT_EQ(request.candidates_size(), 3);  // the whole tiny model
+    EXPECT_GT(request.events_size(), 0);
+    if (request.user_id().empty()) ++anonymous;
+    users.insert(request.user_id());
+    for (const auto& c : request.candidates()) items.insert(c.item_id());
+  }
+  EXPECT_GT(anonymous, 0);
+  EXPECT_TRUE(users.contains("u1"));
+  EXPECT_TRUE(users.contains("u2"));
+  EXPECT_TRUE(users.contains("rerank-warmup-unknown-user"));
+  EXPECT_EQ(items, (std::set<std::string>{"a", "b", "c"}));
+  // Deterministic.
+  EXPECT_EQ(MakeWarmupRequests(*model, 8, limits)[5].SerializeAsString(),
+            requests[5].SerializeAsString());
+  EXPECT_TRUE(MakeWarmupRequests(*model, 0, limits).empty());
+}
+
+TEST(WarmupTest, RequestsStayWithinTheLimits) {
+  const auto model = TinySnapshot("model-a");
+  RequestLimits limits;
+  limits.max_candidates = 2;
+  limits.max_events = 1;
+  limits.max_id_bytes = 1;  // "u1" is too long: those become anonymous
+  for (const v1::RerankRequest& request :
+       MakeWarmupRequests(*model, 6, limits)) {
+    EXPECT_TRUE(ValidateRequest(request, limits).ok())
+        << request.ShortDebugString();
+    EXPECT_LE(request.candidates_size(), 2);
+    EXPECT_LE(request.events_size(), 1);
+  }
+}
+
+TEST(WarmupTest, WarmUpScoresEveryRequestWithEitherScorer) {
+  const auto model = TinySnapshot("model-a");
+  ScorerOptions options;
+  WarmupStats stats = WarmUp(*model, options, 50);
+  EXPECT_EQ(stats.requests, 50);
+  EXPECT_EQ(stats.failures, 0);
+  options.null_scorer = true;
+  stats = WarmUp(*model, options, 5);
+  EXPECT_EQ(stats.requests, 5);
+  EXPECT_EQ(stats.failures, 0);
+}
+
+TEST(RerankerServiceTest, CapOfOneAdmitsSequentialCalls) {
+  // The slot is released when a call ends: sequential calls never hit it.
+  ModelStore store;
+  store.Swap(TinySnapshot("model-a"));
+  RerankerServiceOptions options;
+  options.max_inflight_requests = 1;
+  auto service = RerankerService::Create(store, std::move(options));
+  ASSERT_TRUE(service.ok());
+  v1::RerankResponse response;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE((*service)->HandleRerank(U1Request(), &response).ok());
+  }
+  EXPECT_EQ((*service)->inflight(), 0);
 }
 
 }  // namespace

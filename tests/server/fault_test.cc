@@ -1,0 +1,214 @@
+// Faults end to end through an in-process RerankServer over gRPC: broken
+// model directories and a symlink out of the model root are refused by
+// Reload while the old model keeps serving, and 100 reloads under
+// continuous Rerank load fail no call.
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "rerank/v1/rerank.grpc.pb.h"
+#include "server/server.h"
+#include "spdlog/spdlog.h"
+#include "tests/server/server_test_util.h"
+#include "tests/service/test_models.h"
+
+namespace rerank {
+namespace {
+
+using ::rerank::testing::BrokenModel;
+using ::rerank::testing::TempDir;
+using ::rerank::testing::WriteBrokenModels;
+using ::rerank::testing::WriteTinyModel;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kDeadline = absl::Seconds(10);
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteTinyModel(root_.path(), "a", "model-a");
+    WriteTinyModel(root_.path(), "b", "model-b", /*flipped=*/true);
+    config_.set_listen_address("127.0.0.1:0");
+    config_.set_admin_listen_address("127.0.0.1:0");
+    config_.set_metrics_listen_address("off");
+    config_.set_model_root(root_.path());
+    config_.set_initial_model("a");
+    // Every log line of 100 reloads is noise here.
+    config_.mutable_logging()->set_level("error");
+    spdlog::set_level(spdlog::level::err);
+  }
+
+  void Start() {
+    auto server = RerankServer::Create(config_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    admin_ = v1::ModelAdmin::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->admin_port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  grpc::Status Reload(const std::string& dir) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+    v1::ReloadRequest request;
+    request.set_model_dir(dir);
+    v1::ReloadResponse response;
+    return admin_->Reload(&context, request, &response);
+  }
+
+  static v1::RerankRequest U1Request() {
+    v1::RerankRequest request;
+    request.set_user_id("u1");
+    for (const char* id : {"a", "b", "c"}) {
+      request.add_candidates()->set_item_id(id);
+    }
+    return request;
+  }
+
+  // OK and internally consistent: model A ranks b first, model B ranks a
+  // first (TinyModel). Anything else is a failed call.
+  static bool ConsistentAnswer(const grpc::Status& status,
+                               const v1::RerankResponse& response) {
+    if (!status.ok() || response.items_size() != 3) return false;
+    const std::string& top = response.items(0).item_id();
+    return (response.model_version() == "model-a" && top == "b") ||
+           (response.model_version() == "model-b" && top == "a");
+  }
+
+  std::string ServedVersion() {
+    auto stub = v1::Reranker::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+    v1::RerankResponse response;
+    const grpc::Status status = stub->Rerank(&context, U1Request(), &response);
+    EXPECT_TRUE(ConsistentAnswer(status, response))
+        << status.error_message() << " " << response.ShortDebugString();
+    return response.model_version();
+  }
+
+  TempDir root_;
+  TempDir outside_;
+  v1::ServerConfig config_;
+  std::unique_ptr<RerankServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ModelAdmin::Stub> admin_;
+};
+
+TEST_F(FaultTest, BrokenModelFilesAreRefusedAndOldModelKeepsServing) {
+  const std::vector<BrokenModel> broken = WriteBrokenModels(root_.path());
+  Start();
+  for (const BrokenModel& b : broken) {
+    SCOPED_TRACE(b.dir);
+    const grpc::Status status = Reload(b.dir);
+    EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(b.code))
+        << status.error_message();
+    EXPECT_FALSE(status.error_message().empty());
+    EXPECT_EQ(ServedVersion(), "model-a");
+  }
+  // And a good reload still works afterwards.
+  ASSERT_TRUE(Reload("b").ok());
+  EXPECT_EQ(ServedVersion(), "model-b");
+}
+
+TEST_F(FaultTest, SymlinkOutOfTheRootIsRefused) {
+  WriteTinyModel(outside_.path(), "secret", "model-outside");
+  std::filesystem::create_directory_symlink(outside_.Sub("secret"),
+                                            root_.Sub("evil"));
+  // A link inside the root to a directory that is itself a link out.
+  std::filesystem::create_directories(root_.Sub("nested"));
+  std::filesystem::create_directory_symlink("../evil", root_.Sub("nested/up"));
+  Start();
+  for (const char* dir : {"evil", "nested/up"}) {
+    SCOPED_TRACE(dir);
+    const grpc::Status status = Reload(dir);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("outside the model root"));
+    EXPECT_EQ(ServedVersion(), "model-a");
+  }
+}
+
+TEST_F(FaultTest, HundredReloadsUnderLoadFailNoCall) {
+  constexpr int kClients = 4;
+  constexpr int kReloads = 100;
+  // Every client keeps calling until the reloads are done and it has made
+  // at least this many calls, so each overlaps with swaps.
+  constexpr int kMinCallsPerClient = 50;
+  Start();
+
+  struct ClientStats {
+    int calls = 0;
+    int failures = 0;
+    int saw_a = 0;
+    int saw_b = 0;
+    std::string first_failure;
+  };
+  std::vector<ClientStats> stats(kClients);
+  std::atomic<bool> reloads_done{false};
+  absl::BlockingCounter ready(kClients);
+  absl::Notification go;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      ClientStats& s = stats[c];
+      auto stub = v1::Reranker::NewStub(channel_);
+      const v1::RerankRequest request = U1Request();
+      ready.DecrementCount();
+      go.WaitForNotification();
+      while (!reloads_done.load() || s.calls < kMinCallsPerClient) {
+        grpc::ClientContext context;
+        context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+        v1::RerankResponse response;
+        const grpc::Status status = stub->Rerank(&context, request, &response);
+        ++s.calls;
+        if (!ConsistentAnswer(status, response)) {
+          if (s.failures++ == 0) {
+            s.first_failure =
+                absl::StrCat(status.error_code(), " ", status.error_message(),
+                             " ", response.ShortDebugString());
+          }
+        } else if (response.model_version() == "model-a") {
+          ++s.saw_a;
+        } else {
+          ++s.saw_b;
+        }
+      }
+    });
+  }
+
+  ready.Wait();
+  go.Notify();
+  int reload_failures = 0;
+  for (int i = 0; i < kReloads; ++i) {
+    const grpc::Status status = Reload(i % 2 == 0 ? "b" : "a");
+    if (!status.ok()) ++reload_failures;
+  }
+  reloads_done.store(true);
+  for (std::thread& t : clients) t.join();
+
+  EXPECT_EQ(reload_failures, 0);
+  int calls = 0;
+  for (int c = 0; c < kClients; ++c) {
+    SCOPED_TRACE(c);
+    EXPECT_EQ(stats[c].failures, 0) << stats[c].first_failure;
+    calls += stats[c].calls;
+  }
+  EXPECT_GE(calls, kClients * kMinCallsPerClient);
+  // 100 reloads end on "a" (the last, i = 99, is odd).
+  EXPECT_EQ(ServedVersion(), "model-a");
+}
+
+}  // namespace
+}  // namespace rerank
