@@ -56,7 +56,7 @@ rerankd is serving the demo model on $listen. Try, in another terminal:
   $bin/tools/rerank-cli rerank --target=$listen --user=17850 \\
     --candidates=85123A,71053,84406B,22423,85099B,47566,20725,84879,22720,21212
 
-  $bin/tools/rerank-cli info --target=$listen
+  $bin/tools/rerank-cli info   # ModelAdmin, on the admin port 127.0.0.1:50052
 
 EXAMPLE
 wait $server

@@ -16,7 +16,14 @@
 #include "tools/rerank_cli_lib.h"
 
 ABSL_FLAG(std::string, target, std::string(rerank::kDefaultTarget),
-          "rerankd address, host:port");
+          "rerankd serving address (rerank, health), host:port");
+ABSL_FLAG(std::string, admin_target, std::string(rerank::kDefaultAdminTarget),
+          "rerankd admin address (info, reload), host:port");
+ABSL_FLAG(std::string, tls_ca, "", "TLS: CA certificate (PEM) to trust");
+ABSL_FLAG(std::string, tls_cert, "", "mTLS: client certificate (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "mTLS: client private key (PEM)");
+ABSL_FLAG(std::string, token_file, "",
+          "File with the admin bearer token (sent as authorization metadata)");
 ABSL_FLAG(std::string, format, "table", "Output: table or json");
 ABSL_FLAG(int64_t, deadline_ms, rerank::kDefaultDeadlineMs,
           "Per-call deadline in milliseconds");
@@ -94,11 +101,24 @@ int main(int argc, char** argv) {
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.health_service = absl::GetFlag(FLAGS_service);
 
-  // Plaintext: rerankd v1 has no TLS settings (config.proto).
+  // ModelAdmin lives on its own port; Reranker and Health on the serving one.
+  const absl::string_view command = args[1];
+  rerank::ChannelFlags channel_flags;
+  channel_flags.target = (command == "info" || command == "reload")
+                             ? absl::GetFlag(FLAGS_admin_target)
+                             : absl::GetFlag(FLAGS_target);
+  channel_flags.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
+  channel_flags.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  channel_flags.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  channel_flags.token_file = absl::GetFlag(FLAGS_token_file);
   // Creating the channel does not connect; failures surface as UNAVAILABLE
   // from the call itself.
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
-      absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
-  return rerank::RunCommand(args[1], options, channel, std::cin, std::cout,
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      rerank::MakeChannel(channel_flags);
+  if (!channel.ok()) {
+    std::cerr << "error: " << rerank::FormatError(channel.status()) << "\n";
+    return rerank::kExitInvalidArgument;
+  }
+  return rerank::RunCommand(command, options, *channel, std::cin, std::cout,
                             std::cerr);
 }

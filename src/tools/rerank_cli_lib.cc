@@ -28,6 +28,9 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/client_interceptor.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/slice.h"
@@ -998,8 +1001,13 @@ rerank:
   adjust the file's request; --user/--candidates/--events are refused.
 
 common:
-  --target=HOST:PORT      Default 127.0.0.1:50051. info/reload go to the admin
-                          address when the server uses a separate one.
+  --target=HOST:PORT      rerank/health: default 127.0.0.1:50051.
+  --admin_target=H:P      info/reload (ModelAdmin): default 127.0.0.1:50052,
+                          rerankd's admin port.
+  --tls_ca=FILE           Use TLS, trusting this CA (PEM).
+  --tls_cert=FILE --tls_key=FILE
+                          Client certificate for mutual TLS.
+  --token_file=FILE       Send "authorization: Bearer <token>" (admin token).
   --format=table|json     json: protobuf JSON of the response, for scripts.
   --deadline_ms=MS        Per-call deadline (default 2000).
 
@@ -1033,6 +1041,97 @@ int RunCommand(absl::string_view command, const CliOptions& options,
           "see rerank-cli --help)",
           command)),
       err);
+}
+
+namespace {
+
+// Adds the bearer token to every call's initial metadata.
+class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerTokenInterceptor(const std::string* header)
+      : header_(header) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", *header_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* header_;  // owned by the factory, which outlives calls
+};
+
+class BearerTokenInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerTokenInterceptorFactory(absl::string_view token)
+      : header_(absl::StrCat("Bearer ", token)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new BearerTokenInterceptor(&header_);
+  }
+
+ private:
+  const std::string header_;
+};
+
+absl::StatusOr<std::string> ReadFlagFile(absl::string_view flag,
+                                         const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--%s=%s cannot be read: %s", flag, path, std::strerror(errno)));
+  }
+  return std::string(std::istreambuf_iterator<char>(file),
+                     std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const ChannelFlags& flags) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (flags.tls_ca_file.empty()) {
+    if (!flags.tls_cert_file.empty() || !flags.tls_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_cert/--tls_key need --tls_ca (the CA that signed the server)");
+    }
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                     ReadFlagFile("tls_ca", flags.tls_ca_file));
+    if (flags.tls_cert_file.empty() != flags.tls_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_cert and --tls_key go together");
+    }
+    if (!flags.tls_cert_file.empty()) {
+      ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                       ReadFlagFile("tls_cert", flags.tls_cert_file));
+      ASSIGN_OR_RETURN(ssl.pem_private_key,
+                       ReadFlagFile("tls_key", flags.tls_key_file));
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  if (flags.token_file.empty()) {
+    return grpc::CreateChannel(flags.target, credentials);
+  }
+  ASSIGN_OR_RETURN(std::string token,
+                   ReadFlagFile("token_file", flags.token_file));
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token_file=", flags.token_file, " is empty"));
+  }
+  std::vector<std::unique_ptr<
+      grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<BearerTokenInterceptorFactory>(token));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      flags.target, credentials, grpc::ChannelArguments(),
+      std::move(interceptors));
 }
 
 }  // namespace rerank

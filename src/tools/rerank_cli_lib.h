@@ -32,6 +32,23 @@ inline constexpr int kExitInvalidArgument = 2;
 inline constexpr int kExitUnavailable = 3;
 
 inline constexpr absl::string_view kDefaultTarget = "127.0.0.1:50051";
+// rerankd serves ModelAdmin on its own loopback port by default.
+inline constexpr absl::string_view kDefaultAdminTarget = "127.0.0.1:50052";
+
+// How to reach one rerankd endpoint.
+struct ChannelFlags {
+  std::string target;
+  std::string tls_ca_file;    // set: TLS, trusting this CA
+  std::string tls_cert_file;  // with tls_key_file: client certificate (mTLS)
+  std::string tls_key_file;
+  std::string token_file;     // set: "authorization: Bearer <token>" on calls
+};
+
+// Builds the channel: plaintext, TLS or mTLS, plus the bearer token (sent by
+// a client interceptor, so it works on plaintext loopback channels too, where
+// gRPC refuses call credentials). Errors name the flag whose file is bad.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
+    const ChannelFlags& flags);
 inline constexpr int64_t kDefaultDeadlineMs = 2000;
 
 // The request-building flags of `rerank-cli rerank`, already parsed by

@@ -1,3 +1,5 @@
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -6,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -613,10 +616,15 @@ class FakeRerankd final : public v1::Reranker::Service,
     response->set_request_id(request->request_id());
     return grpc::Status::OK;
   }
-  grpc::Status GetModelInfo(grpc::ServerContext*,
+  grpc::Status GetModelInfo(grpc::ServerContext* context,
                             const v1::GetModelInfoRequest*,
                             v1::ModelInfo* info) override {
     std::lock_guard<std::mutex> lock(mu_);
+    auto auth = context->client_metadata().find("authorization");
+    last_authorization_ =
+        auth == context->client_metadata().end()
+            ? ""
+            : std::string(auth->second.data(), auth->second.size());
     if (!status_.ok()) return status_;
     info->set_version("v1");
     info->set_dim(64);
@@ -640,8 +648,13 @@ class FakeRerankd final : public v1::Reranker::Service,
     std::lock_guard<std::mutex> lock(mu_);
     return last_request_;
   }
+  std::string last_authorization() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_authorization_;
+  }
 
  private:
+  std::string last_authorization_;
   std::mutex mu_;
   grpc::Status status_ = grpc::Status::OK;
   v1::RerankRequest last_request_;
@@ -760,6 +773,58 @@ TEST_F(RunCommandTest, InfoPrintsKeyValueLines) {
   EXPECT_EQ(Run("info", CliOptions()), kExitOk) << err_.str();
   EXPECT_THAT(out_.str(), AllOf(HasSubstr("version:"), HasSubstr("v1\n"),
                                 HasSubstr("dim:"), HasSubstr("64\n")));
+}
+
+// MakeChannel over real loopback TCP: the token file's content (trimmed)
+// arrives as a bearer token, on a plaintext channel.
+TEST(MakeChannelTest, TokenFileIsSentAsBearerMetadata) {
+  FakeRerankd fake;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(static_cast<v1::ModelAdmin::Service*>(&fake));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  const std::string token_path =
+      ::testing::TempDir() + "/rerank_cli_token_" + std::to_string(port);
+  {
+    std::ofstream token(token_path);
+    token << "s3cret-token-0123456789\n";
+  }
+  ChannelFlags flags;
+  flags.target = absl::StrCat("127.0.0.1:", port);
+  flags.token_file = token_path;
+  auto channel = MakeChannel(flags);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  std::istringstream in;
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCommand("info", CliOptions(), *channel, in, out, err), kExitOk)
+      << err.str();
+  EXPECT_EQ(fake.last_authorization(), "Bearer s3cret-token-0123456789");
+
+  flags.token_file.clear();
+  auto plain = MakeChannel(flags);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(RunCommand("info", CliOptions(), *plain, in, out, err), kExitOk);
+  EXPECT_EQ(fake.last_authorization(), "");
+  server->Shutdown();
+  std::remove(token_path.c_str());
+}
+
+TEST(MakeChannelTest, BadTlsOrTokenFlagsAreNamed) {
+  ChannelFlags flags;
+  flags.target = "127.0.0.1:1";
+  flags.tls_cert_file = "client.pem";
+  EXPECT_THAT(MakeChannel(flags).status().message(), HasSubstr("--tls_ca"));
+  flags = ChannelFlags{};
+  flags.tls_ca_file = "/nonexistent/ca.pem";
+  EXPECT_THAT(MakeChannel(flags).status().message(),
+              HasSubstr("--tls_ca=/nonexistent/ca.pem"));
+  flags = ChannelFlags{};
+  flags.token_file = "/nonexistent/token";
+  EXPECT_THAT(MakeChannel(flags).status().message(),
+              HasSubstr("--token_file"));
 }
 
 TEST_F(RunCommandTest, ReloadSendsModelDirAndPrintsSummary) {
