@@ -1,14 +1,29 @@
 #include "model/model_snapshot.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
 #include <cmath>
+#include <cstring>
+#include <random>
+#include <thread>
 #include <utility>
 
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
 namespace rerank {
 namespace {
+
+// Wall-clock seconds since `start`, for ModelMetadata::load_phases.
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
 // File names used in validation messages. The loader maps manifest roles to
 // these canonical names; a model written by WriteModel uses them verbatim.
@@ -29,42 +44,57 @@ absl::Status Invalid(absl::string_view file, absl::string_view problem) {
   return absl::FailedPreconditionError(absl::StrCat(file, ": ", problem));
 }
 
+// True if any of the kBlock floats at `p` is NaN or infinite. Branch-free
+// over a fixed count so that the compiler vectorises it (at -O2 too): a
+// 10M x 64 factor matrix is 640M floats, and a branch per element cost ~0.4 s
+// of a load.
+constexpr int64_t kFiniteBlock = 64;
+bool BlockHasNonFinite(const float* p) {
+  uint32_t bad = 0;
+  for (int64_t k = 0; k < kFiniteBlock; ++k) {
+    uint32_t bits;
+    std::memcpy(&bits, p + k, sizeof(bits));
+    // All exponent bits set: Inf or NaN.
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad != 0;
+}
+
 absl::Status CheckFinite(const float* data, int64_t rows, int32_t dim,
                          absl::string_view file) {
   const int64_t n = rows * dim;
-  for (int64_t i = 0; i < n; ++i) {
-    // One branch per element in the common (all-finite) case; the message
-    // work happens only on failure.
+  int64_t i = 0;
+  // Fast scan in blocks; the first bad block (if any) and the tail are then
+  // walked element by element, which also finds the first bad element for
+  // the message.
+  while (i + kFiniteBlock <= n && !BlockHasNonFinite(data + i)) {
+    i += kFiniteBlock;
+  }
+  for (; i < n; ++i) {
     if (!std::isfinite(data[i])) {
-      return Invalid(file, absl::StrCat("row ", i / dim, " column ", i % dim,
-                                        " is ",
-                                        std::isnan(data[i]) ? "NaN" : "Inf"));
+      return Invalid(file,
+                     absl::StrCat("row ", i / dim, " column ", i % dim, " is ",
+                                  std::isnan(data[i]) ? "NaN" : "Inf"));
     }
   }
   return absl::OkStatus();
 }
 
 absl::Status BuildIndex(const std::vector<std::string>& ids,
-                        absl::string_view file,
-                        absl::flat_hash_map<absl::string_view, int32_t>* index) {
+                        absl::string_view file, IdIndex* index) {
   if (static_cast<int64_t>(ids.size()) > kMaxRows) {
-    return Invalid(file, absl::StrCat(ids.size(), " ids exceed the limit of ",
-                                      kMaxRows));
+    return Invalid(
+        file, absl::StrCat(ids.size(), " ids exceed the limit of ", kMaxRows));
   }
-  index->reserve(ids.size());
-  for (size_t row = 0; row < ids.size(); ++row) {
-    const std::string& id = ids[row];
-    if (id.empty()) {
-      return Invalid(file, absl::StrCat("line ", row + 1, " is an empty id"));
-    }
-    auto [it, inserted] =
-        index->try_emplace(absl::string_view(id), static_cast<int32_t>(row));
-    if (!inserted) {
-      return Invalid(file, absl::StrCat("duplicate id '", id, "' on lines ",
-                                        it->second + 1, " and ", row + 1));
-    }
+  int64_t bad_row = -1;
+  int64_t first_row = -1;
+  if (index->Build(ids, &bad_row, &first_row)) return absl::OkStatus();
+  if (first_row < 0) {
+    return Invalid(file, absl::StrCat("line ", bad_row + 1, " is an empty id"));
   }
-  return absl::OkStatus();
+  return Invalid(file,
+                 absl::StrCat("duplicate id '", ids[bad_row], "' on lines ",
+                              first_row + 1, " and ", bad_row + 1));
 }
 
 absl::Status ValidateNeighbors(const ModelSnapshot::Parts& p) {
@@ -73,9 +103,9 @@ absl::Status ValidateNeighbors(const ModelSnapshot::Parts& p) {
     return Invalid(kIndptrFile, "missing");
   }
   if (p.neighbor_indptr[0] != 0) {
-    return Invalid(kIndptrFile,
-                   absl::StrCat("first entry is ", p.neighbor_indptr[0],
-                                ", expected 0"));
+    return Invalid(
+        kIndptrFile,
+        absl::StrCat("first entry is ", p.neighbor_indptr[0], ", expected 0"));
   }
   for (int64_t i = 0; i < items; ++i) {
     if (p.neighbor_indptr[i + 1] < p.neighbor_indptr[i]) {
@@ -86,7 +116,8 @@ absl::Status ValidateNeighbors(const ModelSnapshot::Parts& p) {
     }
   }
   const int64_t nnz = p.neighbor_indptr[items];
-  if (nnz > 0 && (p.neighbor_indices == nullptr || p.neighbor_scores == nullptr)) {
+  if (nnz > 0 &&
+      (p.neighbor_indices == nullptr || p.neighbor_scores == nullptr)) {
     return Invalid(kIndicesFile, "missing");
   }
   for (int64_t row = 0; row < items; ++row) {
@@ -94,17 +125,18 @@ absl::Status ValidateNeighbors(const ModelSnapshot::Parts& p) {
          ++k) {
       const int32_t j = p.neighbor_indices[k];
       if (j < 0 || j >= items) {
-        return Invalid(kIndicesFile,
-                       absl::StrCat("entry ", k, " (neighbour of item row ",
-                                    row, ") is ", j, ", outside [0, ", items,
-                                    ")"));
+        return Invalid(
+            kIndicesFile,
+            absl::StrCat("entry ", k, " (neighbour of item row ", row, ") is ",
+                         j, ", outside [0, ", items, ")"));
       }
       if (j == row) {
         return Invalid(kIndicesFile, absl::StrCat("entry ", k, ": item row ",
                                                   row, " lists itself"));
       }
       if (!std::isfinite(p.neighbor_scores[k])) {
-        return Invalid(kScoresFile, absl::StrCat("entry ", k, " is not finite"));
+        return Invalid(kScoresFile,
+                       absl::StrCat("entry ", k, " is not finite"));
       }
       if (k > p.neighbor_indptr[row] &&
           p.neighbor_scores[k] > p.neighbor_scores[k - 1]) {
@@ -119,7 +151,218 @@ absl::Status ValidateNeighbors(const ModelSnapshot::Parts& p) {
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------------------
+// IdIndex
+// ---------------------------------------------------------------------------
+
+// Ids of a batch whose slots are prefetched together: enough to cover a
+// memory latency with hashing work, few enough that the prefetches fit the
+// core's outstanding-miss buffers.
+constexpr size_t kLookupBatch = 16;
+
+uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+uint64_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// id == stored, inlined for the short ids that dominate: the libc memcmp
+// call absl::string_view's operator== makes was ~20 instructions a lookup.
+bool SameId(absl::string_view id, const std::string& stored) {
+  const size_t n = id.size();
+  if (n != stored.size()) return false;
+  // An empty view may have a null data(), which memcmp must not get.
+  if (n == 0) return true;
+  const char* p = id.data();
+  const char* q = stored.data();
+  if (n >= 8 && n <= 16) {
+    return Load64(p) == Load64(q) && Load64(p + n - 8) == Load64(q + n - 8);
+  }
+  if (n >= 4 && n < 8) {
+    return Load32(p) == Load32(q) && Load32(p + n - 4) == Load32(q + n - 4);
+  }
+  return std::memcmp(p, q, n) == 0;
+}
+
+// 64x64 -> 128-bit multiply, folded: the mixing step of wyhash.
+uint64_t Mix(uint64_t a, uint64_t b) {
+  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+constexpr uint64_t kP0 = 0xa0761d6478bd642full;
+constexpr uint64_t kP1 = 0xe7037ed1a0b428dbull;
+constexpr uint64_t kP2 = 0x8ebc6af09c88c6e3ull;
+
+// Per process, so that the probe sequences of request ids cannot be
+// predicted from outside (as absl's hash is seeded).
+uint64_t ProcessSeed() {
+  static const uint64_t seed = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return seed;
+}
+
+// Rounds [begin, end) inward to huge-page boundaries and asks for huge pages:
+// a 10M-user index is 134 MB of random accesses, which with 4 KiB pages
+// would miss the TLB on nearly every lookup. Advisory; errors are ignored.
+void AdviseHugePages(const void* begin, size_t bytes) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t b =
+      (reinterpret_cast<uintptr_t>(begin) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t e =
+      (reinterpret_cast<uintptr_t>(begin) + bytes) & ~(kHuge - 1);
+  if (e > b) {
+    ::madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
+  }
+}
+
 }  // namespace
+
+// Short ids (the common case) are read as at most two overlapping words, so
+// hashing costs a few instructions and no loop; longer ones 16 bytes a step.
+// wyhash's structure; only its distribution matters here, and lookups always
+// confirm by comparing the ids.
+uint64_t IdIndex::Hash(absl::string_view id) const {
+  const char* p = id.data();
+  const size_t n = id.size();
+  uint64_t seed = seed_ ^ kP0;
+  uint64_t a;
+  uint64_t b;
+  if (ABSL_PREDICT_TRUE(n <= 16)) {
+    if (n >= 8) {
+      a = Load64(p);
+      b = Load64(p + n - 8);
+    } else if (n >= 4) {
+      a = Load32(p);
+      b = Load32(p + n - 4);
+    } else if (n > 0) {
+      a = (static_cast<uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
+          (static_cast<uint64_t>(static_cast<unsigned char>(p[n >> 1])) << 8) |
+          static_cast<unsigned char>(p[n - 1]);
+      b = 0;
+    } else {
+      a = b = 0;
+    }
+  } else {
+    size_t i = 0;
+    for (; i + 16 < n; i += 16) {
+      seed = Mix(Load64(p + i) ^ kP1, Load64(p + i + 8) ^ seed);
+    }
+    a = Load64(p + n - 16);
+    b = Load64(p + n - 8);
+  }
+  return Mix(kP1 ^ n, Mix(a ^ kP1, b ^ seed));
+}
+
+bool IdIndex::Build(absl::Span<const std::string> ids, int64_t* bad_row,
+                    int64_t* first_row) {
+  ids_ = ids.data();
+  seed_ = ProcessSeed();
+  // Power of two >= n / 0.7, at least 16 slots.
+  const uint64_t n = ids.size();
+  const uint64_t capacity =
+      std::max<uint64_t>(16, std::bit_ceil((n * 10 + 6) / 7));
+  mask_ = capacity - 1;
+  slots_.clear();
+  slots_.reserve(capacity);
+  AdviseHugePages(slots_.data(), capacity * sizeof(Slot));
+  slots_.resize(capacity, Slot{~0u, -1});
+
+  // Hashes and slot prefetches run a batch ahead of the inserts, which
+  // otherwise wait on a cache miss each (the table is far larger than the
+  // cache for 10M ids).
+  uint64_t hashes[kLookupBatch];
+  for (size_t base = 0; base < n; base += kLookupBatch) {
+    const size_t count = std::min<size_t>(kLookupBatch, n - base);
+    for (size_t j = 0; j < count; ++j) {
+      hashes[j] = Hash(ids[base + j]);
+      __builtin_prefetch(&slots_[hashes[j] & mask_], 1);
+    }
+    for (size_t j = 0; j < count; ++j) {
+      const size_t row = base + j;
+      const std::string& id = ids[row];
+      if (id.empty()) {
+        *bad_row = static_cast<int64_t>(row);
+        *first_row = -1;
+        return false;
+      }
+      const uint32_t tag = static_cast<uint32_t>(hashes[j] >> 32);
+      uint64_t pos = hashes[j] & mask_;
+      while (slots_[pos].row >= 0) {
+        const Slot& slot = slots_[pos];
+        if (slot.tag == tag && ids[slot.row] == id) {
+          *bad_row = static_cast<int64_t>(row);
+          *first_row = slot.row;
+          return false;
+        }
+        pos = (pos + 1) & mask_;
+      }
+      slots_[pos] = Slot{tag, static_cast<int32_t>(row)};
+    }
+  }
+  return true;
+}
+
+int32_t IdIndex::ProbeFrom(absl::string_view id, uint64_t pos,
+                           uint32_t tag) const {
+  while (true) {
+    const Slot slot = slots_[pos];
+    if (slot.row < 0) return -1;
+    if (slot.tag == tag && SameId(id, ids_[slot.row])) {
+      return slot.row;
+    }
+    pos = (pos + 1) & mask_;
+  }
+}
+
+int32_t IdIndex::Find(absl::string_view id) const {
+  if (slots_.empty()) return -1;
+  const uint64_t h = Hash(id);
+  return ProbeFrom(id, h & mask_, static_cast<uint32_t>(h >> 32));
+}
+
+void IdIndex::FindBatch(absl::Span<const absl::string_view> ids,
+                        int32_t* rows) const {
+  if (slots_.empty()) {
+    std::fill(rows, rows + ids.size(), -1);
+    return;
+  }
+  uint64_t hashes[kLookupBatch];
+  for (size_t base = 0; base < ids.size(); base += kLookupBatch) {
+    const size_t count = std::min(kLookupBatch, ids.size() - base);
+    // 1. Hash the batch and prefetch each id's home slot.
+    for (size_t j = 0; j < count; ++j) {
+      hashes[j] = Hash(ids[base + j]);
+      __builtin_prefetch(&slots_[hashes[j] & mask_]);
+    }
+    // 2. Take each home slot's row as the likely answer and prefetch that
+    // row's id, which the comparison reads.
+    for (size_t j = 0; j < count; ++j) {
+      const int32_t row = slots_[hashes[j] & mask_].row;
+      rows[base + j] = row;
+      if (row >= 0) __builtin_prefetch(&ids_[row]);
+    }
+    // 3. Confirm; anything but a hit in the home slot takes the plain probe.
+    for (size_t j = 0; j < count; ++j) {
+      const uint64_t pos = hashes[j] & mask_;
+      const uint32_t tag = static_cast<uint32_t>(hashes[j] >> 32);
+      const int32_t row = rows[base + j];
+      if (row >= 0 && slots_[pos].tag == tag &&
+          SameId(ids[base + j], ids_[row])) {
+        continue;
+      }
+      rows[base + j] = row < 0 ? -1 : ProbeFrom(ids[base + j], pos, tag);
+    }
+  }
+}
 
 ModelSnapshot::ModelSnapshot(Parts parts) : parts_(std::move(parts)) {}
 
@@ -143,19 +386,60 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
                    absl::StrCat(parts.item_categories.size(),
                                 " lines, expected one per item (", items, ")"));
   }
-  RETURN_IF_ERROR(CheckFinite(parts.user_factors, users, parts.dim,
-                              kUserFactorsFile));
-  RETURN_IF_ERROR(CheckFinite(parts.item_factors, items, parts.dim,
-                              kItemFactorsFile));
-  RETURN_IF_ERROR(ValidateNeighbors(parts));
-
-  // Built in place: the index keys view into parts_.user_ids/item_ids, whose
-  // buffers must not move after indexing.
+  // Built in place: the indexes refer to parts_.user_ids/item_ids, whose
+  // elements must not move after indexing.
   std::unique_ptr<ModelSnapshot> snapshot(new ModelSnapshot(std::move(parts)));
-  RETURN_IF_ERROR(BuildIndex(snapshot->parts_.user_ids, kUserIdsFile,
-                             &snapshot->user_index_));
-  RETURN_IF_ERROR(BuildIndex(snapshot->parts_.item_ids, kItemIdsFile,
-                             &snapshot->item_index_));
+  Parts& p = snapshot->parts_;
+  const auto start = std::chrono::steady_clock::now();
+  double scan_seconds = 0;
+
+  // Two independent halves: scanning the arrays (memory-bound, dominated by
+  // the user factors) and building the id indexes (latency-bound). For a big
+  // model they run on two threads; the errors are then reported in the order
+  // the checks were always made, so which problem a broken model reports
+  // does not depend on timing.
+  absl::Status finite_users, finite_items, neighbors;
+  auto scan_arrays = [&] {
+    const auto scan_start = std::chrono::steady_clock::now();
+    finite_users = CheckFinite(p.user_factors, users, p.dim, kUserFactorsFile);
+    finite_items = CheckFinite(p.item_factors, items, p.dim, kItemFactorsFile);
+    neighbors = ValidateNeighbors(p);
+    scan_seconds = SecondsSince(scan_start);
+  };
+  // Below this many floats a thread costs more than it saves (and the tests'
+  // tiny models stay single-threaded).
+  constexpr int64_t kParallelFloats = int64_t{1} << 22;
+  const bool parallel = (users + items) * p.dim >= kParallelFloats;
+  std::thread scanner;
+  if (parallel) {
+    scanner = std::thread(scan_arrays);
+  } else {
+    scan_arrays();
+  }
+  absl::Status user_index, item_index;
+  // With a single thread, skip the indexes of a model already refused.
+  if (parallel || (finite_users.ok() && finite_items.ok() && neighbors.ok())) {
+    user_index = BuildIndex(p.user_ids, kUserIdsFile, &snapshot->user_index_);
+    if (user_index.ok()) {
+      item_index = BuildIndex(p.item_ids, kItemIdsFile, &snapshot->item_index_);
+    }
+  }
+  const double index_seconds = SecondsSince(start);
+  if (scanner.joinable()) scanner.join();
+  for (absl::Status* s :
+       {&finite_users, &finite_items, &neighbors, &user_index, &item_index}) {
+    RETURN_IF_ERROR(*s);
+  }
+  std::vector<std::pair<std::string, double>>& phases = p.metadata.load_phases;
+  phases.emplace_back(
+      parallel ? "check factors + neighbours (thread)" : "check arrays",
+      scan_seconds);
+  phases.emplace_back("build id indexes", index_seconds);
+  phases.emplace_back("Create total", SecondsSince(start));
+  if (p.finish) {
+    RETURN_IF_ERROR(p.finish(&p.metadata));
+    p.finish = nullptr;  // may hold references into the loader's frame
+  }
   return std::unique_ptr<const ModelSnapshot>(std::move(snapshot));
 }
 
@@ -189,16 +473,16 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::FromData(
   }
   const int64_t nnz = data.neighbor_indptr.back();
   if (nnz < 0 || static_cast<size_t>(nnz) != data.neighbor_indices.size()) {
-    return Invalid(kIndicesFile,
-                   absl::StrCat(data.neighbor_indices.size(),
-                                " entries, but neighbors_indptr ends at ", nnz));
+    return Invalid(
+        kIndicesFile,
+        absl::StrCat(data.neighbor_indices.size(),
+                     " entries, but neighbors_indptr ends at ", nnz));
   }
   if (data.neighbor_scores.size() != data.neighbor_indices.size()) {
-    return Invalid(kScoresFile,
-                   absl::StrCat(data.neighbor_scores.size(),
-                                " entries, expected ",
-                                data.neighbor_indices.size(),
-                                " (one per neighbour index)"));
+    return Invalid(kScoresFile, absl::StrCat(data.neighbor_scores.size(),
+                                             " entries, expected ",
+                                             data.neighbor_indices.size(),
+                                             " (one per neighbour index)"));
   }
 
   // The vectors move into a shared holder whose buffers back the Parts
@@ -229,16 +513,6 @@ int64_t ModelSnapshot::num_items() const {
 
 int64_t ModelSnapshot::num_neighbors() const {
   return parts_.neighbor_indptr[parts_.item_ids.size()];
-}
-
-int32_t ModelSnapshot::FindUser(absl::string_view id) const {
-  auto it = user_index_.find(id);
-  return it == user_index_.end() ? -1 : it->second;
-}
-
-int32_t ModelSnapshot::FindItem(absl::string_view id) const {
-  auto it = item_index_.find(id);
-  return it == item_index_.end() ? -1 : it->second;
 }
 
 NeighborList ModelSnapshot::Neighbors(int32_t item_row) const {

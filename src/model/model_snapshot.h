@@ -1,11 +1,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+// Not used here any more; kept because includers may rely on it.
+#include "absl/container/flat_hash_map.h"  // IWYU pragma: keep
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -20,8 +24,8 @@ struct ModelData {
   int32_t dim = 0;
   std::vector<std::string> user_ids;
   std::vector<std::string> item_ids;
-  std::vector<float> user_factors;      // user_ids.size() x dim
-  std::vector<float> item_factors;      // item_ids.size() x dim
+  std::vector<float> user_factors;  // user_ids.size() x dim
+  std::vector<float> item_factors;  // item_ids.size() x dim
   // Item neighbours in CSR form: the neighbours of item row i are
   // neighbor_indices[neighbor_indptr[i] .. neighbor_indptr[i+1]) with the
   // matching neighbor_scores. indptr has item_ids.size()+1 entries.
@@ -36,9 +40,59 @@ struct ModelData {
 struct ModelMetadata {
   std::string version;
   int32_t format_version = 1;
-  std::string source_dir;   // absolute, symlinks resolved; empty for FromData
-  std::string checksum;     // hex sha256 of manifest.json; empty for FromData
+  std::string source_dir;  // absolute, symlinks resolved; empty for FromData
+  std::string checksum;    // hex sha256 of manifest.json; empty for FromData
   int64_t loaded_at_ms = 0;
+  // Wall-clock seconds of each phase of building the snapshot, in order
+  // (e.g. "read, sha256, split user_ids"); phases that ran concurrently
+  // overlap. The loader's file phases, then ModelSnapshot::Create's. For
+  // benchmarks and logs (docs/performance.md).
+  std::vector<std::pair<std::string, double>> load_phases;
+};
+
+// An id -> row table over an id list it does not own (ModelSnapshot's
+// user_ids / item_ids). Open addressing with linear probing over 8-byte
+// slots {32-bit hash tag, row}, at most ~70% full: a lookup touches one slot
+// cache line and then the id itself to confirm, where absl::flat_hash_map<
+// string_view, int32_t> touches its control bytes, a 24-byte slot and the
+// id, and takes three times the memory (10M users: 134 MB instead of ~420).
+// The hash is seeded per process, so clients cannot aim request ids at one
+// probe chain. Immutable after Build; safe to share across threads.
+class IdIndex {
+ public:
+  IdIndex() = default;
+  IdIndex(IdIndex&&) = default;
+  IdIndex& operator=(IdIndex&&) = default;
+
+  // Indexes `ids`, which must outlive the index and stay in place. On the
+  // first empty id (in row order) or the first id equal to an earlier one,
+  // stops and returns false with *bad_row set to it and, for a duplicate,
+  // *first_row to the earlier row (-1 for an empty id).
+  bool Build(absl::Span<const std::string> ids, int64_t* bad_row,
+             int64_t* first_row);
+
+  // Row of `id`, or -1.
+  int32_t Find(absl::string_view id) const;
+
+  // rows[i] = Find(ids[i]) for every i, several at a time: the slots and ids
+  // of a batch are prefetched before any is compared, so the cache misses of
+  // a request's candidates overlap instead of queueing one after another.
+  void FindBatch(absl::Span<const absl::string_view> ids, int32_t* rows) const;
+
+ private:
+  struct Slot {
+    uint32_t tag;  // high half of the id's hash
+    int32_t row;   // -1: empty
+  };
+
+  uint64_t Hash(absl::string_view id) const;
+  // Continues a probe for `id` from slot index `pos`.
+  int32_t ProbeFrom(absl::string_view id, uint64_t pos, uint32_t tag) const;
+
+  const std::string* ids_ = nullptr;
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  uint64_t seed_ = 0;
 };
 
 // The neighbours of one item row: parallel arrays, sorted by descending score.
@@ -60,13 +114,18 @@ class ModelSnapshot {
     int32_t dim = 0;
     std::vector<std::string> user_ids;
     std::vector<std::string> item_ids;
-    const float* user_factors = nullptr;     // user_ids.size() x dim
-    const float* item_factors = nullptr;     // item_ids.size() x dim
-    const int64_t* neighbor_indptr = nullptr;  // item_ids.size() + 1
+    const float* user_factors = nullptr;        // user_ids.size() x dim
+    const float* item_factors = nullptr;        // item_ids.size() x dim
+    const int64_t* neighbor_indptr = nullptr;   // item_ids.size() + 1
     const int32_t* neighbor_indices = nullptr;  // neighbor_indptr[last]
     const float* neighbor_scores = nullptr;     // neighbor_indptr[last]
-    std::vector<std::string> item_categories;  // empty or one per item
+    std::vector<std::string> item_categories;   // empty or one per item
     std::vector<std::shared_ptr<const void>> storage;
+    // If set, Create calls it once its own checks have passed, before it
+    // returns the snapshot, and fails with its error. The loader waits there
+    // for a checksum it computed in the background while Create validated
+    // and indexed, and adds that phase to metadata.load_phases.
+    std::function<absl::Status(ModelMetadata* metadata)> finish;
   };
 
   // Validates `parts` (finite factors, indptr monotone and in range, neighbour
@@ -92,8 +151,13 @@ class ModelSnapshot {
   bool has_categories() const { return !parts_.item_categories.empty(); }
 
   // Row of `id`, or -1 if the model does not know it.
-  int32_t FindUser(absl::string_view id) const;
-  int32_t FindItem(absl::string_view id) const;
+  int32_t FindUser(absl::string_view id) const { return user_index_.Find(id); }
+  int32_t FindItem(absl::string_view id) const { return item_index_.Find(id); }
+  // rows[i] = FindItem(ids[i]), with the lookups' cache misses overlapped:
+  // for the scorer's per-request candidate and event ids.
+  void FindItems(absl::Span<const absl::string_view> ids, int32_t* rows) const {
+    item_index_.FindBatch(ids, rows);
+  }
 
   const std::string& user_id(int32_t row) const { return parts_.user_ids[row]; }
   const std::string& item_id(int32_t row) const { return parts_.item_ids[row]; }
@@ -113,9 +177,9 @@ class ModelSnapshot {
   explicit ModelSnapshot(Parts parts);
 
   Parts parts_;
-  // Keys view into parts_.user_ids / item_ids, which never change.
-  absl::flat_hash_map<absl::string_view, int32_t> user_index_;
-  absl::flat_hash_map<absl::string_view, int32_t> item_index_;
+  // Over parts_.user_ids / item_ids, which never change.
+  IdIndex user_index_;
+  IdIndex item_index_;
 };
 
 }  // namespace rerank

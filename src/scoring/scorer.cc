@@ -42,6 +42,16 @@ int64_t EffectiveNow(const v1::RerankRequest& request, int64_t now_ms) {
   return request.now_ms() != 0 ? request.now_ms() : now_ms;
 }
 
+// This thread's buffers for ScoringContext, so that consecutive calls on a
+// server thread reuse one set of allocations (scoring_context.h). Holds at
+// most what the largest request so far needed (max_candidates bounds it to
+// a few MB). A call on the same thread while another is in progress cannot
+// happen (Rerank does not call itself), and would merely find them empty.
+scoring_internal::ScoringBuffers* ThreadBuffers() {
+  thread_local scoring_internal::ScoringBuffers buffers;
+  return &buffers;
+}
+
 }  // namespace
 
 absl::Status ValidateRequest(const v1::RerankRequest& request,
@@ -119,7 +129,8 @@ absl::Status Rerank(const ModelSnapshot& model,
                     v1::RerankResponse* response) {
   namespace si = scoring_internal;
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
-  ScoringContext ctx(model, request, EffectiveNow(request, now_ms));
+  ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
+                     ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
   si::ResolveUser(&ctx);
   si::ResolveCandidates(&ctx);
@@ -141,7 +152,8 @@ absl::Status RerankNull(const ModelSnapshot& model,
                         v1::RerankResponse* response) {
   namespace si = scoring_internal;
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
-  ScoringContext ctx(model, request, EffectiveNow(request, now_ms));
+  ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
+                     ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
   si::ResolveUser(&ctx);
   si::ResolveCandidates(&ctx);

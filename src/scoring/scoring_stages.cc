@@ -3,12 +3,19 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -27,12 +34,102 @@ using ConstFactors = Eigen::Map<const Eigen::VectorXf>;
 // compare ids exactly, since the model maps ids to rows one to one.
 int32_t FindCandidateSlot(const ScoringContext& ctx, int32_t row,
                           absl::string_view id) {
-  if (row >= 0) {
-    auto it = ctx.slot_by_row.find(row);
-    return it == ctx.slot_by_row.end() ? -1 : it->second;
-  }
+  if (row >= 0) return ctx.slot_by_row.Find(row);
   auto it = ctx.slot_by_unknown_id.find(id);
   return it == ctx.slot_by_unknown_id.end() ? -1 : it->second;
+}
+
+// Looks up the model rows of `count` ids given by `id_of(i)` into
+// ctx->rows, all in one ModelSnapshot::FindItems batch.
+template <typename IdOf>
+void FindRows(int count, IdOf id_of, ScoringContext* ctx) {
+  ctx->ids.resize(count);
+  for (int i = 0; i < count; ++i) ctx->ids[i] = id_of(i);
+  ctx->rows.resize(count);
+  ctx->model.FindItems(ctx->ids, ctx->rows.data());
+}
+
+// Asks for the cache lines of one factor row.
+void PrefetchFactors(const float* row, int dim) {
+  const char* begin = reinterpret_cast<const char*>(row);
+  const char* end = reinterpret_cast<const char*>(row + dim);
+  for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
+  __builtin_prefetch(end - 1);
+}
+
+// <x, y> over n floats, bit for bit as Eigen computes ConstFactors(x,
+// n).dot(VectorXf y) with SSE (what the baseline x86-64 build uses): two
+// 4-float accumulators over packet pairs, their sum, one more packet if
+// left, the horizontal sum (a0 + a2) + (a1 + a3), then the scalar tail.
+// With AVX the two accumulators are the halves of one 8-float register, so
+// every lane adds the same products in the same order: same result, half
+// the instructions. Dispatched at run time (the build targets baseline
+// x86-64); anything else calls Eigen itself.
+float EigenDot(const float* x, const float* y, int n) {
+  return ConstFactors(x, n).dot(ConstFactors(y, n));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx"))) float AvxDot(const float* x, const float* y,
+                                            int n) {
+  if (n < 8) return EigenDot(x, y, n);
+  const int end2 = n / 8 * 8;  // Eigen's alignedEnd2
+  const int end = n / 4 * 4;   // alignedEnd
+  __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(y));
+  for (int i = 8; i < end2; i += 8) {
+    acc = _mm256_add_ps(
+        acc, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  }
+  __m128 r =
+      _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  if (end > end2) {
+    r = _mm_add_ps(r,
+                   _mm_mul_ps(_mm_loadu_ps(x + end2), _mm_loadu_ps(y + end2)));
+  }
+  const __m128 t = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  float res = _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+  for (int i = end; i < n; ++i) res += x[i] * y[i];
+  return res;
+}
+
+using DotFn = float (*)(const float*, const float*, int);
+DotFn ChooseDot() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx") ? AvxDot : EigenDot;
+}
+#else
+using DotFn = float (*)(const float*, const float*, int);
+DotFn ChooseDot() { return EigenDot; }
+#endif
+
+// The dot product the scorer uses, chosen once per process.
+float Dot(const float* x, const float* y, int n) {
+  static const DotFn dot = ChooseDot();
+  return dot(x, y, n);
+}
+
+using SortKey = ScoringBuffers::SortKey;
+
+// An unsigned key whose ascending order is the descending order of `score`,
+// with the conventions of the comparison it replaces: NaN ranks as -inf
+// (last), and -0.0 ties with +0.0.
+uint64_t DescendingKey(double score) {
+  if (std::isnan(score)) score = -std::numeric_limits<double>::infinity();
+  if (score == 0.0) score = 0.0;  // -0.0 -> +0.0
+  uint64_t bits;
+  std::memcpy(&bits, &score, sizeof(bits));
+  // IEEE order as unsigned order: negatives have all bits flipped (larger
+  // magnitude, smaller key), positives only the sign bit set. Then all
+  // flipped, for descending.
+  const uint64_t ascending =
+      (bits >> 63) != 0 ? ~bits : bits | (uint64_t{1} << 63);
+  return ~ascending;
+}
+
+// Key ascending, then slot ascending: the strict total order "score
+// descending, then input order" of OrderCandidates.
+bool KeyBefore(const SortKey& a, const SortKey& b) {
+  return a.key != b.key ? a.key < b.key : a.slot < b.slot;
 }
 
 // Limits the output to `top_k` (0 = all).
@@ -141,7 +238,48 @@ void FillExplanation(const ScoringContext& ctx, int32_t slot_index,
   }
 }
 
+// Per process: RowTable's hash seed.
+uint32_t RowTableSeed() {
+  static const uint32_t seed = std::random_device{}();
+  return seed;
+}
+
 }  // namespace
+
+void RowTable::Reset(size_t expected) {
+  // At most half full: short probe chains, and 16 KB for 1000 rows.
+  const size_t capacity = std::max<size_t>(16, std::bit_ceil(expected * 2));
+  entries_.assign(capacity, Entry{-1, -1});
+  mask_ = static_cast<uint32_t>(capacity - 1);
+  size_ = 0;
+  seed_ = RowTableSeed();
+}
+
+void RowTable::Grow() {
+  std::vector<Entry> old;
+  old.swap(entries_);
+  Reset(old.size());  // doubles the capacity: Reset sizes for 2x
+  for (const Entry& e : old) {
+    if (e.row < 0) continue;
+    bool inserted;
+    FindOrInsert(e.row, e.index, &inserted);
+  }
+}
+
+void ScoringBuffers::Clear() {
+  candidates.clear();
+  slot_by_unknown_id.clear();
+  events.clear();
+  event_groups.clear();
+  hits.clear();
+  order.clear();
+  ids.clear();
+  rows.clear();
+  sort_keys.clear();
+  packed_keys.clear();
+  // The RowTables are reset by the stages that fill them; the Eigen vectors
+  // keep their size and are only read when has_user_vector says so.
+}
 
 absl::Status ResolveWeights(const ScorerOptions& options, ScoringContext* ctx) {
   absl::StatusOr<ScoringWeights> weights = ApplyScoringParams(
@@ -159,14 +297,24 @@ void ResolveUser(ScoringContext* ctx) {
 void ResolveCandidates(ScoringContext* ctx) {
   const int n = ctx->request.candidates_size();
   ctx->candidates.reserve(n);
-  ctx->slot_by_row.reserve(n);
+  // All ids in one batch: FindItems overlaps the cache misses (hash slot,
+  // id) that one lookup per candidate took one after another.
+  FindRows(
+      n,
+      [ctx](int i) -> absl::string_view {
+        return ctx->request.candidates(i).item_id();
+      },
+      ctx);
+  ctx->slot_by_row.Reset(n);
   for (int i = 0; i < n; ++i) {
-    const std::string& id = ctx->request.candidates(i).item_id();
-    const int32_t row = ctx->model.FindItem(id);
+    const int32_t row = ctx->rows[i];
     const int32_t slot = static_cast<int32_t>(ctx->candidates.size());
-    const bool inserted =
-        row >= 0 ? ctx->slot_by_row.try_emplace(row, slot).second
-                 : ctx->slot_by_unknown_id.try_emplace(id, slot).second;
+    bool inserted;
+    if (row >= 0) {
+      ctx->slot_by_row.FindOrInsert(row, slot, &inserted);
+    } else {
+      inserted = ctx->slot_by_unknown_id.try_emplace(ctx->ids[i], slot).second;
+    }
     if (!inserted) {
       ++ctx->counters.duplicate_candidates;
       continue;
@@ -183,7 +331,13 @@ void ResolveEvents(ScoringContext* ctx) {
   const double max_age = ctx->weights.max_event_age_seconds;
   ctx->events.resize(n);
   ctx->event_groups.reserve(n);
-  ctx->group_by_row.reserve(n);
+  ctx->group_by_row.Reset(n);
+  FindRows(
+      n,
+      [ctx](int i) -> absl::string_view {
+        return ctx->request.events(i).item_id();
+      },
+      ctx);
   for (int i = 0; i < n; ++i) {
     const v1::Event& event = ctx->request.events(i);
     EventSlot& e = ctx->events[i];
@@ -196,7 +350,7 @@ void ResolveEvents(ScoringContext* ctx) {
     } else {
       e.age_ms = ctx->now_ms - event.timestamp_ms();
     }
-    e.item_row = ctx->model.FindItem(event.item_id());
+    e.item_row = ctx->rows[i];
     // Counted over all received events, dropped ones included: the stat
     // measures how much of the shopper's history the model covers.
     if (e.item_row < 0) ++ctx->counters.unknown_events;
@@ -210,13 +364,15 @@ void ResolveEvents(ScoringContext* ctx) {
     e.type_weight = ctx->weights.TypeWeight(event.type());
     e.candidate_slot = FindCandidateSlot(*ctx, e.item_row, event.item_id());
     if (e.item_row >= 0) {
-      auto [it, inserted] = ctx->group_by_row.try_emplace(
-          e.item_row, static_cast<int32_t>(ctx->event_groups.size()));
+      bool inserted;
+      const int32_t g = ctx->group_by_row.FindOrInsert(
+          e.item_row, static_cast<int32_t>(ctx->event_groups.size()),
+          &inserted);
       if (inserted) ctx->event_groups.emplace_back().item_row = e.item_row;
-      EventGroup& group = ctx->event_groups[it->second];
+      EventGroup& group = ctx->event_groups[g];
       group.weight += e.decay * e.type_weight;
       group.abs_weight += e.decay * std::fabs(e.type_weight);
-      e.group = it->second;
+      e.group = g;
     }
   }
 }
@@ -240,7 +396,8 @@ void BuildUserVector(ScoringContext* ctx) {
   // "Usable" events: kept, on a known item, with non-zero decay * |w_type|.
   // A zero total (all weights 0, or decays underflowed) means none.
   const bool has_session = total > 0.0;
-  Eigen::VectorXf session;
+  // A buffer kept across requests (ScoringBuffers): no allocation.
+  Eigen::VectorXf& session = ctx->session;
   if (has_session) {
     // Weighted mean of the event items' factors. Weights are normalised in
     // double, then the accumulation is in float like the factors.
@@ -261,7 +418,7 @@ void BuildUserVector(ScoringContext* ctx) {
     }
     ctx->has_user_vector = true;
   } else if (has_session) {
-    ctx->user_vector = std::move(session);
+    ctx->user_vector = session;
     ctx->has_user_vector = true;
   }
 }
@@ -273,15 +430,27 @@ void ScoreCandidates(ScoringContext* ctx) {
 
   // Base and factor terms.
   const bool use_factors = ctx->has_user_vector && w.factor_weight != 0.0;
-  for (CandidateSlot& c : ctx->candidates) {
+  const int32_t num_slots = static_cast<int32_t>(ctx->candidates.size());
+  // Factor rows are scattered over the model (25 MB at 100K items x 64):
+  // ask for the row a few candidates ahead so its cache misses overlap the
+  // dot products before it.
+  constexpr int32_t kPrefetchAhead = 8;
+  for (int32_t s = 0; s < num_slots; ++s) {
+    if (use_factors && s + kPrefetchAhead < num_slots) {
+      const CandidateSlot& ahead = ctx->candidates[s + kPrefetchAhead];
+      if (ahead.item_row >= 0 && !ahead.dropped) {
+        PrefetchFactors(ctx->model.ItemFactors(ahead.item_row), dim);
+      }
+    }
+    CandidateSlot& c = ctx->candidates[s];
     if (c.dropped) continue;
     const v1::Candidate& candidate = ctx->request.candidates(c.input_position);
     c.base = w.base_weight *
              (candidate.has_base_score() ? candidate.base_score() : 0.0);
     if (use_factors && c.item_row >= 0) {
-      const ConstFactors item(ctx->model.ItemFactors(c.item_row), dim);
-      c.factor =
-          w.factor_weight * static_cast<double>(item.dot(ctx->user_vector));
+      c.factor = w.factor_weight *
+                 static_cast<double>(Dot(ctx->model.ItemFactors(c.item_row),
+                                         ctx->user_vector.data(), dim));
     }
   }
 
@@ -304,8 +473,8 @@ void ScoreCandidates(ScoringContext* ctx) {
   }
 
   // Neighbour terms: walk each event item's neighbour list once and look
-  // each neighbour up among the candidates: O(groups x list length) hash
-  // lookups, independent of the number of candidates.
+  // each neighbour up among the candidates: O(groups x list length) lookups
+  // in the small row table, independent of the number of candidates.
   if (w.neighbor_weight != 0.0) {
     const int32_t num_groups = static_cast<int32_t>(ctx->event_groups.size());
     for (int32_t g = 0; g < num_groups; ++g) {
@@ -317,12 +486,12 @@ void ScoreCandidates(ScoringContext* ctx) {
       const NeighborList neighbors = ctx->model.Neighbors(group.item_row);
       const size_t count = neighbors.items.size();
       for (size_t j = 0; j < count; ++j) {
-        auto it = ctx->slot_by_row.find(neighbors.items[j]);
-        if (it == ctx->slot_by_row.end()) continue;
-        CandidateSlot& c = ctx->candidates[it->second];
+        const int32_t slot = ctx->slot_by_row.Find(neighbors.items[j]);
+        if (slot < 0) continue;
+        CandidateSlot& c = ctx->candidates[slot];
         if (c.dropped) continue;
         c.boost += scale * static_cast<double>(neighbors.scores[j]);
-        if (explain) ctx->hits.push_back({it->second, g, neighbors.scores[j]});
+        if (explain) ctx->hits.push_back({slot, g, neighbors.scores[j]});
       }
     }
   }
@@ -348,43 +517,65 @@ void ScoreBaseOnly(ScoringContext* ctx) {
 }
 
 void OrderCandidates(uint32_t top_k, ScoringContext* ctx) {
-  // Sort compact (key, slot) pairs rather than slot indices with an
-  // indirection into the slots: fewer cache misses per comparison.
-  struct Key {
-    double score;
-    int32_t slot;  // slot order is input order: the tie break
-  };
-  std::vector<Key> keys;
-  keys.reserve(ctx->candidates.size());
   const int32_t num_slots = static_cast<int32_t>(ctx->candidates.size());
+  size_t n = 0;
+  for (const CandidateSlot& c : ctx->candidates) n += c.dropped ? 0 : 1;
+  const size_t k = (top_k == 0 || top_k >= n) ? n : top_k;
+  // Score descending, then input order: a strict total order, so every
+  // sort below gives the same, deterministic, "stable" result.
+  if (k < n / 4) {
+    // partial_sort is O(n log k) but heap-based, slower than a full sort
+    // when k approaches n; switch at k = n/4. Compact (key, slot) pairs
+    // rather than slot indices: no indirection per comparison.
+    std::vector<SortKey>& keys = ctx->sort_keys;
+    keys.clear();
+    for (int32_t s = 0; s < num_slots; ++s) {
+      const CandidateSlot& c = ctx->candidates[s];
+      if (!c.dropped) keys.push_back({DescendingKey(c.score), s});
+    }
+    std::partial_sort(keys.begin(), keys.begin() + k, keys.end(), KeyBefore);
+    ctx->order.resize(k);
+    for (size_t i = 0; i < k; ++i) ctx->order[i] = keys[i].slot;
+    return;
+  }
+  // Full sort of single integers: the key with its lowest bits replaced by
+  // the slot, so that one unsigned comparison orders by score and breaks
+  // ties by input order. That drops the lowest mantissa bits, so keys that
+  // agree above the slot bits (scores within ~2^-40 of each other, or
+  // equal) are then put in exact order among themselves. A comparison sort
+  // of (key, slot) pairs cost ~200 instructions per candidate at 1000.
+  const int slot_bits = std::max<int>(
+      1, std::bit_width(static_cast<uint32_t>(std::max(num_slots - 1, 0))));
+  const uint64_t slot_mask = (uint64_t{1} << slot_bits) - 1;
+  std::vector<uint64_t>& packed = ctx->packed_keys;
+  packed.clear();
   for (int32_t s = 0; s < num_slots; ++s) {
     const CandidateSlot& c = ctx->candidates[s];
     if (c.dropped) continue;
-    // A NaN score (inf - inf from extreme but finite inputs) would break the
-    // comparator's strict weak ordering, which is undefined behaviour in
-    // std::sort; rank it last instead.
-    keys.push_back({std::isnan(c.score)
-                        ? -std::numeric_limits<double>::infinity()
-                        : c.score,
-                    s});
+    packed.push_back((DescendingKey(c.score) & ~slot_mask) |
+                     static_cast<uint64_t>(s));
   }
-  // Score descending, then input order: a strict total order, so sort and
-  // partial_sort give the same, deterministic, "stable" result.
-  auto better = [](const Key& a, const Key& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.slot < b.slot;
-  };
-  const size_t n = keys.size();
-  const size_t k = (top_k == 0 || top_k >= n) ? n : top_k;
-  // partial_sort is O(n log k) but heap-based, slower than introsort when k
-  // approaches n; switch at k = n/4.
-  if (k < n / 4) {
-    std::partial_sort(keys.begin(), keys.begin() + k, keys.end(), better);
-  } else {
-    std::sort(keys.begin(), keys.end(), better);
+  std::sort(packed.begin(), packed.end());
+  ctx->order.resize(n);
+  // Runs that start before k are completed even when they cross it.
+  for (size_t i = 0; i < k;) {
+    size_t j = i + 1;
+    while (j < n && ((packed[j] ^ packed[i]) & ~slot_mask) == 0) ++j;
+    if (j - i == 1) {
+      ctx->order[i] = static_cast<int32_t>(packed[i] & slot_mask);
+    } else {
+      std::vector<SortKey>& run = ctx->sort_keys;
+      run.clear();
+      for (size_t r = i; r < j; ++r) {
+        const int32_t s = static_cast<int32_t>(packed[r] & slot_mask);
+        run.push_back({DescendingKey(ctx->candidates[s].score), s});
+      }
+      std::sort(run.begin(), run.end(), KeyBefore);
+      for (size_t r = i; r < j; ++r) ctx->order[r] = run[r - i].slot;
+    }
+    i = j;
   }
   ctx->order.resize(k);
-  for (size_t i = 0; i < k; ++i) ctx->order[i] = keys[i].slot;
 }
 
 void OrderByInput(uint32_t top_k, ScoringContext* ctx) {

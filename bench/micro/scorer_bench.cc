@@ -1,0 +1,335 @@
+// Micro-benchmarks of the hot path pieces (GitHub issue 4):
+//   BM_Rerank        the scoring function alone: candidates x dim x events
+//   BM_RerankNull    the null scorer on the same requests (parse-free floor)
+//   BM_ParseRequest  protobuf ParseFromString of a 200-candidate request
+//   BM_SerializeResponse  the matching 200-item response
+//   BM_FindItem      id lookup in a 1M-item model
+//
+// Requests come from rerank-loadgen's RequestPool (the same generator the
+// end-to-end runs use) against a synthetic model with the same id scheme.
+// Each benchmark cycles through a pool of distinct requests so that the
+// candidates' id-table slots and factor rows are not all hot in cache, as
+// they would not be in a server handling different shoppers.
+//
+//   build-perf/bench/micro/scorer_bench --benchmark_filter=BM_Rerank/1000/64/50
+//
+// Args of BM_Rerank / BM_RerankNull: candidates, dim, events, model items.
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/micro/synthetic_model.h"
+#include "google/protobuf/arena.h"
+#include "loadgen/request_pool.h"
+#include "model/model_snapshot.h"
+#include "rerank/v1/rerank.pb.h"
+#include "scoring/scorer.h"
+#include "scoring/scoring_context.h"
+
+namespace rerank::bench {
+namespace {
+
+constexpr int64_t kUsers = 10'000;
+constexpr int64_t kDefaultItems = 100'000;
+constexpr int kNeighbors = 20;
+constexpr int kPoolSize = 16;
+
+// Models are expensive to build; one per (items, dim), kept for the process.
+std::shared_ptr<const ModelSnapshot> ModelFor(int64_t items, int32_t dim,
+                                              int32_t neighbors = kNeighbors,
+                                              int64_t users = kUsers) {
+  static std::mutex mu;
+  static auto* cache =
+      new std::map<std::tuple<int64_t, int32_t, int32_t, int64_t>,
+                   std::shared_ptr<const ModelSnapshot>>();
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = (*cache)[{items, dim, neighbors, users}];
+  if (slot == nullptr) {
+    SyntheticModelOptions o;
+    o.users = users;
+    o.items = items;
+    o.dim = dim;
+    o.neighbors = neighbors;
+    slot = MakeSyntheticModel(o);
+  }
+  return slot;
+}
+
+const loadgen::IdLists& IdsFor(int64_t items) {
+  static std::mutex mu;
+  static auto* cache = new std::map<int64_t, loadgen::IdLists>();
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache->find(items);
+  if (it == cache->end()) {
+    it = cache
+             ->emplace(items, loadgen::SyntheticIds(static_cast<int>(items),
+                                                    static_cast<int>(kUsers)))
+             .first;
+  }
+  return it->second;
+}
+
+std::vector<v1::RerankRequest> Requests(int64_t items, int candidates,
+                                        int events, int pool_size) {
+  loadgen::RequestPoolOptions o;
+  o.pool_size = pool_size;
+  o.candidates = candidates;
+  o.events = events;
+  // Every shopper known: the full formula (user vector, dot products).
+  o.unknown_user_fraction = 0.0;
+  auto pool = loadgen::RequestPool::Build(IdsFor(items), o);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "%s\n", pool.status().ToString().c_str());
+    std::abort();
+  }
+  std::vector<v1::RerankRequest> out;
+  for (size_t i = 0; i < pool->size(); ++i) out.push_back(pool->request(i));
+  return out;
+}
+
+ScorerOptions DefaultScorerOptions() {
+  ScorerOptions o;  // the configured defaults of deploy/config/rerankd.json
+  return o;
+}
+
+// kArena: the response lives on a protobuf Arena, as it would in a server
+// that registers an arena-backed gRPC MessageAllocator for Rerank; rerankd
+// today gets a heap-allocated response per call (kArena = false).
+template <bool kNull, bool kArena = false>
+void RunScorer(benchmark::State& state) {
+  const int candidates = static_cast<int>(state.range(0));
+  const int32_t dim = static_cast<int32_t>(state.range(1));
+  const int events = static_cast<int>(state.range(2));
+  const int64_t items = state.range(3);
+  const auto model = ModelFor(items, dim);
+  const auto requests = Requests(items, candidates, events, kPoolSize);
+  const ScorerOptions options = DefaultScorerOptions();
+  size_t i = 0;
+  for (auto _ : state) {
+    // A fresh response per call, destroyed inside the timed loop: rerankd's
+    // callback handler gets a new (heap-backed) response message per call.
+    google::protobuf::Arena arena;
+    v1::RerankResponse heap_response;
+    v1::RerankResponse* response =
+        kArena
+            ? google::protobuf::Arena::CreateMessage<v1::RerankResponse>(&arena)
+            : &heap_response;
+    const absl::Status status =
+        kNull ? RerankNull(*model, requests[i], options, 0, response)
+              : Rerank(*model, requests[i], options, 0, response);
+    if (!status.ok()) {
+      state.SkipWithError(status.ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(response->items_size());
+    if (++i == requests.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * candidates);
+  state.counters["ns_per_candidate"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * candidates,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void BM_Rerank(benchmark::State& state) { RunScorer<false>(state); }
+void BM_RerankNull(benchmark::State& state) { RunScorer<true>(state); }
+void BM_RerankArena(benchmark::State& state) { RunScorer<false, true>(state); }
+
+void ScorerArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"cand", "dim", "events", "items"});
+  for (int64_t candidates : {100, 1000, 10000}) {
+    for (int64_t dim : {32, 64, 128}) {
+      for (int64_t events : {0, 50}) {
+        b->Args({candidates, dim, events, kDefaultItems});
+      }
+    }
+  }
+  // Sensitivity: the headline case on a 1M-item model, whose id table and
+  // factors (256 MB at dim 64) do not fit in the last-level cache.
+  b->Args({1000, 64, 50, 1'000'000});
+  // The end-to-end scenario's shape.
+  b->Args({200, 64, 20, kDefaultItems});
+}
+
+BENCHMARK(BM_Rerank)->Apply(ScorerArgs)->Unit(benchmark::kMicrosecond);
+
+// A context with this thread's reusable buffers where the tree has them.
+template <typename Ctx>
+Ctx MakeContext(const ModelSnapshot& model, const v1::RerankRequest& request) {
+  if constexpr (requires { typename Ctx::Buffers; }) {
+    thread_local typename Ctx::Buffers buffers;
+    return Ctx(model, request, request.now_ms(), &buffers);
+  } else {
+    return Ctx(model, request, request.now_ms());
+  }
+}
+
+// Every stage of Rerank except EmitResponse: validation, lookups, scoring
+// and ordering, without building the protobuf response (one RankedItem and
+// one std::string allocation per candidate, which the null scorer pays too).
+// Built from the stages of scoring_context.h exactly as Rerank calls them.
+// Ctx is scoring_internal::ScoringContext; a template so that this also
+// builds against the tree before ScoringBuffers existed (no buffer reuse).
+template <typename Ctx>
+void RunScoreOnly(benchmark::State& state) {
+  namespace si = scoring_internal;
+  const int candidates = static_cast<int>(state.range(0));
+  const int32_t dim = static_cast<int32_t>(state.range(1));
+  const int events = static_cast<int>(state.range(2));
+  const int64_t items = state.range(3);
+  const auto model = ModelFor(items, dim);
+  const auto requests = Requests(items, candidates, events, kPoolSize);
+  const ScorerOptions options = DefaultScorerOptions();
+  size_t i = 0;
+  for (auto _ : state) {
+    const v1::RerankRequest& request = requests[i];
+    if (!ValidateRequest(request, options.limits).ok()) {
+      state.SkipWithError("invalid request");
+      break;
+    }
+    Ctx ctx = MakeContext<Ctx>(*model, request);
+    if (!si::ResolveWeights(options, &ctx).ok()) break;
+    si::ResolveUser(&ctx);
+    si::ResolveCandidates(&ctx);
+    si::ResolveEvents(&ctx);
+    si::DropCandidates(&ctx);
+    si::BuildUserVector(&ctx);
+    si::ScoreCandidates(&ctx);
+    si::OrderCandidates(request.top_k(), &ctx);
+    benchmark::DoNotOptimize(ctx.order.data());
+    if (++i == requests.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * candidates);
+}
+void BM_ScoreOnly(benchmark::State& state) {
+  RunScoreOnly<scoring_internal::ScoringContext>(state);
+}
+BENCHMARK(BM_ScoreOnly)
+    ->ArgNames({"cand", "dim", "events", "items"})
+    ->Args({1000, 64, 50, kDefaultItems})
+    ->Args({200, 64, 20, kDefaultItems})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankArena)
+    ->ArgNames({"cand", "dim", "events", "items"})
+    ->Args({1000, 64, 50, kDefaultItems})
+    ->Args({200, 64, 20, kDefaultItems})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankNull)
+    ->ArgNames({"cand", "dim", "events", "items"})
+    ->Args({1000, 64, 50, kDefaultItems})
+    ->Args({200, 64, 20, kDefaultItems})
+    ->Unit(benchmark::kMicrosecond);
+
+// ParseFromString of a 200-candidate x 20-event request, as the server's
+// gRPC layer does for every call. arg 0: a fresh heap message per call,
+// destroyed in the loop (what rerankd's callback handler does); arg 1: a
+// fresh message on an arena per call (a server with an arena message
+// allocator); arg 2: one heap message reused (Clear keeps the sub-messages:
+// a lower bound).
+void BM_ParseRequest(benchmark::State& state) {
+  const auto requests = Requests(kDefaultItems, 200, 20, kPoolSize);
+  std::vector<std::string> wire;
+  size_t bytes = 0;
+  for (const auto& r : requests) {
+    wire.push_back(r.SerializeAsString());
+    bytes += wire.back().size();
+  }
+  const int64_t mode = state.range(0);
+  v1::RerankRequest reused;
+  size_t i = 0;
+  size_t processed = 0;
+  for (auto _ : state) {
+    bool ok;
+    if (mode == 0) {
+      v1::RerankRequest fresh;
+      ok = fresh.ParseFromString(wire[i]);
+      benchmark::DoNotOptimize(fresh);
+    } else if (mode == 1) {
+      google::protobuf::Arena arena;
+      auto* msg =
+          google::protobuf::Arena::CreateMessage<v1::RerankRequest>(&arena);
+      ok = msg->ParseFromString(wire[i]);
+      benchmark::DoNotOptimize(msg);
+    } else {
+      ok = reused.ParseFromString(wire[i]);
+      benchmark::DoNotOptimize(reused);
+    }
+    if (!ok) {
+      state.SkipWithError("parse failed");
+      break;
+    }
+    processed += wire[i].size();
+    if (++i == wire.size()) i = 0;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(processed));
+  state.counters["request_bytes"] =
+      static_cast<double>(bytes) / static_cast<double>(wire.size());
+}
+BENCHMARK(BM_ParseRequest)
+    ->ArgName("fresh0_arena1_reused2")
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMicrosecond);
+
+// SerializeToString of the response to a 200-candidate request.
+void BM_SerializeResponse(benchmark::State& state) {
+  const auto requests = Requests(kDefaultItems, 200, 20, 1);
+  const auto model = ModelFor(kDefaultItems, 64);
+  v1::RerankResponse response;
+  if (!Rerank(*model, requests[0], DefaultScorerOptions(), 0, &response).ok()) {
+    state.SkipWithError("rerank failed");
+    return;
+  }
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    response.SerializeToString(&out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(out.size()));
+}
+BENCHMARK(BM_SerializeResponse)->Unit(benchmark::kMicrosecond);
+
+// FindItem on a 1M-item model: arg 0 = known ids in random order, 1 = ids
+// the model does not have. Per lookup.
+void BM_FindItem(benchmark::State& state) {
+  constexpr int64_t kItems = 1'000'000;
+  const auto model = ModelFor(kItems, 8, /*neighbors=*/0, /*users=*/0);
+  const bool unknown = state.range(0) != 0;
+  // 64K probe ids in a fixed pseudo-random order: the probes walk the whole
+  // table, so they measure cache misses as a server would see them.
+  std::vector<std::string> probes;
+  uint64_t x = 12345;
+  for (int i = 0; i < 65536; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const int64_t row = static_cast<int64_t>((x >> 33) % kItems);
+    probes.push_back(unknown ? absl::StrCat("nope-", row)
+                             : absl::StrCat("item-", row));
+  }
+  size_t i = 0;
+  int64_t found = 0;
+  for (auto _ : state) {
+    found += model->FindItem(probes[i]) >= 0;
+    i = (i + 1) & 65535;
+  }
+  benchmark::DoNotOptimize(found);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_FindItem)->ArgName("unknown")->Arg(0)->Arg(1);
+
+}  // namespace
+}  // namespace rerank::bench
+
+BENCHMARK_MAIN();
