@@ -1,0 +1,267 @@
+#!/usr/bin/python3
+"""Regenerates the seed corpora under fuzz/corpus/ (committed; small).
+
+Run from anywhere with Debian's Python (numpy writes the .npy seeds; protoc
+encodes the request seeds):
+
+    /usr/bin/python3 fuzz/make_corpus.py
+
+Each fuzzer gets fuzz/corpus/<fuzzer>/. The seeds are starting points, not a
+test oracle: tests/fuzz/fuzz_replay_test.cc replays them (and
+tests/fuzz/regressions/) through the same entry points on every ctest run.
+scripts/fuzz.sh fuzzes a copy, so the repo never grows by itself.
+"""
+import hashlib
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CORPUS = os.path.join(ROOT, "fuzz", "corpus")
+MODEL = os.path.join(ROOT, "tests", "testdata", "model_tiny")
+# model_dir_target.cc: kFiles order and kSeparator.
+MODEL_FILES = ["manifest.json", "user_factors.npy", "item_factors.npy",
+               "user_ids.txt", "item_ids.txt", "neighbors_indptr.npy",
+               "neighbors_indices.npy", "neighbors_scores.npy",
+               "item_categories.txt"]
+SEPARATOR = b"\n--FILE--\n"
+
+
+def write(fuzzer, name, data):
+    d = os.path.join(CORPUS, fuzzer)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def npy_bytes(arr, version=None):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, version=version)
+    return buf.getvalue()
+
+
+def hand_npy(header, data=b"", major=1):
+    """A .npy file with a hand-written header dict (padded to 64 bytes)."""
+    prefix_len = 10 if major == 1 else 12
+    h = header.encode("latin1")
+    h += b" " * ((64 - (prefix_len + len(h) + 1) % 64) % 64) + b"\n"
+    fmt = "<H" if major == 1 else "<I"
+    return b"\x93NUMPY" + bytes([major, 0]) + struct.pack(fmt, len(h)) + h + data
+
+
+def model_file(name):
+    with open(os.path.join(MODEL, name), "rb") as f:
+        return f.read()
+
+
+def npy_seeds():
+    for name in MODEL_FILES:
+        if name.endswith(".npy"):
+            write("npy_header_fuzzer", "tiny_" + name, model_file(name))
+    write("npy_header_fuzzer", "f8_2x3.npy",
+          npy_bytes(np.arange(6, dtype="<f8").reshape(2, 3)))
+    write("npy_header_fuzzer", "big_endian_f4.npy",
+          npy_bytes(np.arange(3, dtype=">f4")))
+    write("npy_header_fuzzer", "fortran_f4.npy",
+          npy_bytes(np.asfortranarray(np.ones((2, 2), dtype="<f4"))))
+    write("npy_header_fuzzer", "scalar_i8.npy",
+          npy_bytes(np.array(7, dtype="<i8")))
+    write("npy_header_fuzzer", "empty_0x4.npy",
+          npy_bytes(np.zeros((0, 4), dtype="<f4")))
+    write("npy_header_fuzzer", "u1_5.npy", npy_bytes(np.arange(5, dtype="u1")))
+    write("npy_header_fuzzer", "v2_i4.npy",
+          npy_bytes(np.arange(4, dtype="<i4"), version=(2, 0)))
+    write("npy_header_fuzzer", "v3_f4.npy",
+          npy_bytes(np.arange(2, dtype="<f4"), version=(3, 0)))
+    write("npy_header_fuzzer", "py2_long.npy",
+          hand_npy("{'descr': '<i4', 'fortran_order': False, 'shape': (2L,), }",
+                   b"\x01\x00\x00\x00\x02\x00\x00\x00"))
+    write("npy_header_fuzzer", "double_quotes.npy",
+          hand_npy('{"descr": "<f4", "fortran_order": False, "shape": (1, 1)}',
+                   b"\x00\x00\x80\x3f"))
+    write("npy_header_fuzzer", "misaligned.npy",
+          b"\x93NUMPY\x01\x00\x3b\x00"
+          b"{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n"
+          + b"\x00" * 8)
+    write("npy_header_fuzzer", "truncated.npy",
+          model_file("item_factors.npy")[:150])
+
+
+def manifest_seeds():
+    tiny = model_file("manifest.json")
+    write("manifest_fuzzer", "tiny.json", tiny)
+    m = json.loads(tiny)
+    minimal = dict(m)
+    for k in ("created_by", "description"):
+        minimal.pop(k)
+    minimal["files"] = {k: v for k, v in m["files"].items()
+                        if k != "item_categories"}
+    write("manifest_fuzzer", "minimal.json",
+          json.dumps(minimal, separators=(",", ":")))
+    newer = dict(m, format_version=2, future_key=[1, {"x": None}])
+    write("manifest_fuzzer", "newer.json", json.dumps(newer))
+    escaped = dict(m, description="caf\u00e9 \"q\" \\ \t\n\u0001 \u20ac",
+                   created_at="2024-06-01T00:00:00Z")
+    write("manifest_fuzzer", "escapes.json", json.dumps(escaped, ensure_ascii=True))
+    upper = json.loads(tiny)
+    for v in upper["files"].values():
+        v["sha256"] = v["sha256"].upper()
+    upper["num_neighbors"] = 2 ** 53
+    upper["dim"] = 4.0
+    write("manifest_fuzzer", "upper_sha_big_counts.json", json.dumps(upper))
+    write("manifest_fuzzer", "not_object.json", "[1, 2, {\"a\": true}]")
+
+
+def text_lines_seeds():
+    # Byte 0, bit 0: allow_empty_lines.
+    write("text_lines_fuzzer", "ids", b"\x00" + model_file("user_ids.txt"))
+    write("text_lines_fuzzer", "categories",
+          b"\x01" + model_file("item_categories.txt"))
+    write("text_lines_fuzzer", "utf8",
+          b"\x00caf\xc3\xa9\n\xe2\x82\xac\n\xf0\x9f\x98\x80\n\xf4\x8f\xbf\xbf")
+    write("text_lines_fuzzer", "bad_utf8",
+          b"\x01a\n\xed\xa0\x80\n\xc0\xaf\n\xf4\x90\x80\x80\n\xe0\x80")
+    write("text_lines_fuzzer", "bom_crlf", b"\x00\xef\xbb\xbfbom\r\nx\x00y")
+
+
+def one_item_model():
+    """A consistent 0-user, 1-item, dim-1 model without neighbours or
+    categories: a second shape for multi-file mode."""
+    files = {
+        "user_factors.npy": npy_bytes(np.zeros((0, 1), dtype="<f4")),
+        "item_factors.npy": npy_bytes(np.ones((1, 1), dtype="<f4")),
+        "user_ids.txt": b"",
+        "item_ids.txt": b"only\n",
+        "neighbors_indptr.npy": npy_bytes(np.zeros(2, dtype="<i8")),
+        "neighbors_indices.npy": npy_bytes(np.zeros(0, dtype="<i4")),
+        "neighbors_scores.npy": npy_bytes(np.zeros(0, dtype="<f4")),
+        "item_categories.txt": b"",
+    }
+    roles = {n.rsplit(".", 1)[0]: n for n in files
+             if n != "item_categories.txt"}
+    manifest = {
+        "format_version": 1, "model_version": "one", "dim": 1,
+        "num_users": 0, "num_items": 1, "num_neighbors": 0,
+        "files": {r: {"path": n, "sha256": hashlib.sha256(files[n]).hexdigest()}
+                  for r, n in roles.items()},
+    }
+    files["manifest.json"] = json.dumps(manifest, indent=1).encode()
+    return [files[n] for n in MODEL_FILES]
+
+
+def model_dir_seeds():
+    tiny = [model_file(n) for n in MODEL_FILES]
+    for i, name in enumerate(MODEL_FILES):
+        write("model_dir_fuzzer", "replace_%d_%s" % (i, name),
+              bytes([i]) + tiny[i])
+    # Bit 4: verify checksums (the target recomputes them).
+    for i in (1, 3, 5):
+        write("model_dir_fuzzer", "verified_%d_%s" % (i, MODEL_FILES[i]),
+              bytes([0x10 | i]) + tiny[i])
+    write("model_dir_fuzzer", "multi_tiny", b"\x09" + SEPARATOR.join(tiny))
+    write("model_dir_fuzzer", "multi_tiny_verified",
+          b"\x19" + SEPARATOR.join(tiny))
+    write("model_dir_fuzzer", "multi_one_item",
+          b"\x09" + SEPARATOR.join(one_item_model()))
+
+
+# Ids of the fuzz model in rerank_request_target.cc: users u1 u2 "ué",
+# items a b c d big "e€". Limits there: 32 candidates, 32 events, 16-byte ids.
+REQUESTS = {
+    "empty": "",
+    "typical": """
+request_id: "r1" user_id: "u1" top_k: 3 now_ms: 1700000000000
+candidates { item_id: "a" base_score: 0.5 }
+candidates { item_id: "b" }
+candidates { item_id: "c" category: "socks" }
+candidates { item_id: "d" in_stock: true }
+events { item_id: "a" type: EVENT_TYPE_VIEW timestamp_ms: 1699999990000 }
+events { item_id: "b" type: EVENT_TYPE_CLICK timestamp_ms: 1699999000000 }
+events { item_id: "d" type: EVENT_TYPE_PURCHASE timestamp_ms: 1699990000000 }
+""",
+    "explain_overrides": """
+request_id: "r2" user_id: "u2" explain: true now_ms: 1700000000000
+candidates { item_id: "a" base_score: -1 }
+candidates { item_id: "a" base_score: 3 }
+candidates { item_id: "b" in_stock: false }
+candidates { item_id: "e\\342\\202\\254" }
+candidates { item_id: "zzz" base_score: 2 }
+events { item_id: "e\\342\\202\\254" type: EVENT_TYPE_ADD_TO_CART timestamp_ms: 1699999999000 }
+events { item_id: "e\\342\\202\\254" type: EVENT_TYPE_ADD_TO_WISHLIST timestamp_ms: 1699999999000 }
+events { item_id: "a" type: EVENT_TYPE_PURCHASE timestamp_ms: 1 }
+overrides {
+  base_weight: 2 factor_weight: 0.5 neighbor_weight: 100 half_life_seconds: 1
+  session_blend: 1 view_weight: -100 click_weight: 100 add_to_cart_weight: 3
+  purchase_weight: -1 wishlist_weight: 0 purchase_demotion: 1000000
+  max_event_age_seconds: 315360000 keep_out_of_stock: true
+}
+""",
+    "anonymous_extremes": """
+explain: true now_ms: 5
+candidates { item_id: "big" base_score: 1e308 }
+candidates { item_id: "d" base_score: -1e308 }
+candidates { item_id: "c" }
+events { item_id: "big" type: EVENT_TYPE_VIEW timestamp_ms: 9000000000000000000 }
+events { item_id: "d" type: EVENT_TYPE_CLICK timestamp_ms: 0 }
+overrides { base_weight: 100 neighbor_weight: 100 }
+""",
+    "unknown_everything": """
+user_id: "u\\303\\251x" top_k: 1 now_ms: 1700000000000
+candidates { item_id: "nope" }
+candidates { item_id: "nada" base_score: 1 }
+events { item_id: "gone" type: EVENT_TYPE_VIEW timestamp_ms: 1699999999999 }
+""",
+    "invalid_event": """
+user_id: "u1"
+candidates { item_id: "a" }
+events { item_id: "a" type: EVENT_TYPE_UNSPECIFIED timestamp_ms: -5 }
+""",
+    "invalid_base_score": """
+candidates { item_id: "a" base_score: nan }
+overrides { half_life_seconds: 0 }
+""",
+}
+
+JSON_REQUESTS = {
+    "json_request": {
+        "userId": "u2", "topK": 1, "explain": True,
+        "candidates": [{"itemId": "a", "baseScore": 1.5}, {"itemId": "big"},
+                       {"itemId": "c", "inStock": False}],
+        "events": [{"itemId": "d", "type": "EVENT_TYPE_PURCHASE",
+                    "timestampMs": "1699999990000"}],
+        "nowMs": "1700000000000",
+        "overrides": {"neighborWeight": 2, "keepOutOfStock": True},
+    },
+}
+
+
+def request_seeds():
+    for name, text in REQUESTS.items():
+        encoded = subprocess.run(
+            ["protoc", "--encode=rerank.v1.RerankRequest",
+             "--proto_path=" + os.path.join(ROOT, "proto"),
+             "rerank/v1/rerank.proto"],
+            input=text.encode(), stdout=subprocess.PIPE, check=True).stdout
+        write("rerank_request_fuzzer", name + ".pb", encoded)
+    for name, obj in JSON_REQUESTS.items():
+        write("rerank_request_fuzzer", name, json.dumps(obj))
+
+
+def main():
+    shutil.rmtree(CORPUS, ignore_errors=True)
+    npy_seeds()
+    manifest_seeds()
+    text_lines_seeds()
+    model_dir_seeds()
+    request_seeds()
+
+
+if __name__ == "__main__":
+    main()
