@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "common/json_quote.h"
 #include "loadgen/histogram.h"
 
 namespace rerank::loadgen {
@@ -55,7 +56,7 @@ std::string FormatText(const RunResult& result);
 //   status_codes {CODE: n}, error_distribution {"CODE: message": n}
 std::string FormatJson(const RunResult& result);
 
-// `s` as a JSON string literal, quotes included.
-std::string JsonQuote(const std::string& s);
+// `s` as a JSON string literal, quotes included (shared with rerank-eval).
+using ::rerank::JsonQuote;
 
 }  // namespace rerank::loadgen
