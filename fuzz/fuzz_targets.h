@@ -31,6 +31,11 @@ int FuzzTextLines(const uint8_t* data, size_t size);
 // is then scored against. Input layout: see model_dir_target.cc.
 int FuzzModelDir(const uint8_t* data, size_t size);
 
+// ModelSnapshot::FromData on a small model decoded from the input (layout:
+// DecodeModel in model_dir_target.cc); a model that is accepted is scored
+// against, as in FuzzModelDir.
+int FuzzModelSnapshot(const uint8_t* data, size_t size);
+
 // Arbitrary bytes -> RerankRequest (binary wire format, or JSON when the
 // input starts with '{') -> ValidateRequest -> Rerank and RerankNull against
 // a small fixed model, with tight limits.

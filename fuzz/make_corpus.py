@@ -172,6 +172,23 @@ def model_dir_seeds():
           b"\x09" + SEPARATOR.join(one_item_model()))
 
 
+def model_snapshot_seeds():
+    # DecodeModel in model_dir_target.cc: dim-1, users, items-1, flags,
+    # factors (FloatFrom: byte 2 = 1.0, 3 = -1.0, 4 = 0.5, 10 = 2.0,
+    # 11 = 0.25, 5 = 1e30), indptr steps, then (index, score) per neighbour.
+    valid = bytes([1, 2, 3, 1,
+                   2, 4, 3, 2,                      # users 2 x dim 2
+                   4, 2, 11, 3, 5, 2, 2, 2,         # items 4 x dim 2
+                   2, 1, 0, 1,                      # indptr 0 2 3 3 4
+                   1, 10, 2, 4,                     # item 0: 1 (2.0), 2 (0.5)
+                   0, 2,                            # item 1: 0 (1.0)
+                   0, 11])                          # item 3: 0 (0.25)
+    write("model_snapshot_fuzzer", "valid_2x4", valid)
+    write("model_snapshot_fuzzer", "no_neighbors", bytes([0, 0, 0, 6, 2, 0]))
+    write("model_snapshot_fuzzer", "self_neighbor",
+          bytes([0, 1, 1, 0, 2, 2, 3, 1, 0, 0, 2]))
+
+
 # Ids of the fuzz model in rerank_request_target.cc: users u1 u2 "ué",
 # items a b c d big "e€". Limits there: 32 candidates, 32 events, 16-byte ids.
 REQUESTS = {
@@ -260,6 +277,7 @@ def main():
     manifest_seeds()
     text_lines_seeds()
     model_dir_seeds()
+    model_snapshot_seeds()
     request_seeds()
 
 

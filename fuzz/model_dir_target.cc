@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -239,6 +240,27 @@ void CheckIndex(int64_t rows, IdOf id_of, Find find) {
   }
 }
 
+// Everything a loaded model promises: ids index back to their rows, and it
+// can be scored against.
+void CheckUsable(const ModelSnapshot& snapshot) {
+  FUZZ_CHECK(snapshot.dim() >= 1);
+  FUZZ_CHECK(snapshot.num_items() >= 1);
+  CheckIndex(snapshot.num_items(),
+             [&](int32_t row) -> const std::string& {
+               return snapshot.item_id(row);
+             },
+             [&](absl::string_view id) { return snapshot.FindItem(id); });
+  CheckIndex(snapshot.num_users(),
+             [&](int32_t row) -> const std::string& {
+               return snapshot.user_id(row);
+             },
+             [&](absl::string_view id) { return snapshot.FindUser(id); });
+  for (int32_t row = 0; row < snapshot.num_items(); ++row) {
+    (void)snapshot.ItemCategory(row);
+  }
+  ScoreAgainst(snapshot);
+}
+
 }  // namespace
 
 int FuzzModelDir(const uint8_t* data, size_t size) {
@@ -291,20 +313,97 @@ int FuzzModelDir(const uint8_t* data, size_t size) {
   FUZZ_CHECK(snapshot.num_items() >= 1);
   FUZZ_CHECK(!snapshot.version().empty());
   FUZZ_CHECK(snapshot.metadata().checksum == Sha256Hex(files[0]));
-  CheckIndex(snapshot.num_items(),
-             [&](int32_t row) -> const std::string& {
-               return snapshot.item_id(row);
-             },
-             [&](absl::string_view id) { return snapshot.FindItem(id); });
-  CheckIndex(snapshot.num_users(),
-             [&](int32_t row) -> const std::string& {
-               return snapshot.user_id(row);
-             },
-             [&](absl::string_view id) { return snapshot.FindUser(id); });
-  for (int32_t row = 0; row < snapshot.num_items(); ++row) {
-    (void)snapshot.ItemCategory(row);
+  CheckUsable(snapshot);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// FuzzModelSnapshot: ModelSnapshot::FromData on a small model decoded from the
+// input, skipping the file formats: the validation in Create is what makes a
+// model safe to score, and here a single mutated byte is a neighbour index
+// or a factor, where the file-level fuzzer has to keep a whole .npy valid.
+// ---------------------------------------------------------------------------
+namespace {
+
+class ByteReader {
+ public:
+  ByteReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  // The next byte, or 0 once the input is used up.
+  uint8_t Next() { return pos_ < size_ ? data_[pos_++] : 0; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+};
+
+// Values worth trying for a factor or neighbour score.
+float FloatFrom(uint8_t b) {
+  static constexpr float kSpecial[] = {
+      0.0f,   -0.0f, 1.0f,   -1.0f, 0.5f,     1e30f,    -1e30f,
+      3e38f,  -3e38f, 1e-45f, 2.0f, 0.25f,    -0.125f,  100.0f,
+      std::numeric_limits<float>::infinity(),
+      std::numeric_limits<float>::quiet_NaN()};
+  constexpr size_t kCount = sizeof(kSpecial) / sizeof(kSpecial[0]);
+  if (b < 2 * kCount) return kSpecial[b % kCount];
+  return static_cast<float>(b) / 16.0f - 8.0f;
+}
+
+// Byte layout, each field one byte unless noted:
+//   dim-1 (mod 4), users (mod 5), items-1 (mod 8), flags
+//   (bit 0: categories, bit 1: a duplicate item id, bit 2: an empty user id),
+//   users*dim + items*dim factors (FloatFrom), items indptr steps (signed
+//   byte, so non-monotone indptrs happen), then per neighbour entry an index
+//   (b % items for b < 240, else b - 248: -8..7) and a score (FloatFrom).
+ModelData DecodeModel(const uint8_t* data, size_t size) {
+  ByteReader in(data, size);
+  ModelData m;
+  m.version = "snapshot-fuzz";
+  m.dim = 1 + in.Next() % 4;
+  const int users = in.Next() % 5;
+  const int items = 1 + in.Next() % 8;
+  const uint8_t flags = in.Next();
+  for (int u = 0; u < users; ++u) m.user_ids.push_back(absl::StrCat("u", u));
+  for (int i = 0; i < items; ++i) m.item_ids.push_back(absl::StrCat("i", i));
+  if ((flags & 2) != 0 && items > 1) m.item_ids.back() = m.item_ids.front();
+  if ((flags & 4) != 0 && users > 0) m.user_ids.back().clear();
+  for (int k = 0; k < users * m.dim; ++k) {
+    m.user_factors.push_back(FloatFrom(in.Next()));
   }
-  ScoreAgainst(snapshot);
+  for (int k = 0; k < items * m.dim; ++k) {
+    m.item_factors.push_back(FloatFrom(in.Next()));
+  }
+  m.neighbor_indptr.push_back(0);
+  for (int i = 0; i < items; ++i) {
+    const int step = static_cast<int8_t>(in.Next()) % 5;
+    m.neighbor_indptr.push_back(m.neighbor_indptr.back() + step);
+  }
+  const int64_t nnz = m.neighbor_indptr.back();
+  for (int64_t k = 0; k < nnz; ++k) {
+    const uint8_t b = in.Next();
+    m.neighbor_indices.push_back(b < 240 ? b % items : b - 248);
+    m.neighbor_scores.push_back(FloatFrom(in.Next()));
+  }
+  if ((flags & 1) != 0) {
+    for (int i = 0; i < items; ++i) {
+      m.item_categories.push_back(i % 2 == 0 ? "" : absl::StrCat("c", i));
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+int FuzzModelSnapshot(const uint8_t* data, size_t size) {
+  absl::StatusOr<std::unique_ptr<const ModelSnapshot>> model =
+      ModelSnapshot::FromData(DecodeModel(data, size));
+  if (!model.ok()) {
+    FUZZ_CHECK(model.status().code() ==
+               absl::StatusCode::kFailedPrecondition);
+    FUZZ_CHECK(!model.status().message().empty());
+    return 0;
+  }
+  CheckUsable(**model);
   return 0;
 }
 

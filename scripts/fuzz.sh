@@ -22,7 +22,7 @@ jobs=${RERANK_JOBS:-$(nproc)}
 seconds=${1:-30}
 shift || true
 all_fuzzers=(npy_header_fuzzer manifest_fuzzer text_lines_fuzzer
-  model_dir_fuzzer rerank_request_fuzzer)
+  model_dir_fuzzer model_snapshot_fuzzer rerank_request_fuzzer)
 if [ $# -gt 0 ]; then fuzzers=("$@"); else fuzzers=("${all_fuzzers[@]}"); fi
 case "$seconds" in
   '' | *[!0-9]*) echo "fuzz.sh: seconds_per_target must be a number" >&2; exit 2 ;;
@@ -33,7 +33,7 @@ step() { printf '\n==> %s\n' "$*"; }
 copy_new() {
   local f
   for f in "$1"/*; do
-    [ -f "$f" ] || continue
+    if [ ! -f "$f" ] || [ "$(basename "$f")" = README.md ]; then continue; fi
     [ -e "$2/$(basename "$f")" ] || cp "$f" "$2/"
   done
 }
@@ -57,6 +57,12 @@ ninja -C build-fuzz -j "$jobs" "${fuzzers[@]}"
 echo "built in $((SECONDS - start)) s"
 
 work=${RERANK_FUZZ_WORK:-$root/build-fuzz/work}
+# model_dir_fuzzer rewrites its model files for every input: tmpfs if there
+# is one. Removed at exit, whatever the fuzzers left.
+tmp=$(mktemp -d /dev/shm/rerank-fuzz.XXXXXX 2>/dev/null ||
+  mktemp -d "${TMPDIR:-/tmp}/rerank-fuzz.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+export RERANK_FUZZ_TMPDIR=$tmp
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 failed=()

@@ -35,6 +35,7 @@ const Target kTargets[] = {
     {"manifest_fuzzer", FuzzManifest},
     {"text_lines_fuzzer", FuzzTextLines},
     {"model_dir_fuzzer", FuzzModelDir},
+    {"model_snapshot_fuzzer", FuzzModelSnapshot},
     {"rerank_request_fuzzer", FuzzRerankRequest},
 };
 
