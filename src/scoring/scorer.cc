@@ -1,11 +1,17 @@
 #include "scoring/scorer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
@@ -83,15 +89,35 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
     const v1::Candidate& c = request.candidates(i);
     const size_t id_bytes = c.item_id().size();
     const bool bad_base = c.has_base_score() && !std::isfinite(c.base_score());
+    // Merchandising fields are rare: one test covers them all.
+    const bool merchandising = c.attributes_size() > 0 || c.has_group_id() ||
+                               c.category().size() > limits.max_id_bytes;
     if (ABSL_PREDICT_TRUE(id_bytes != 0 && id_bytes <= limits.max_id_bytes &&
-                          !bad_base)) {
+                          !bad_base && !merchandising)) {
       continue;
     }
     RETURN_IF_ERROR(CheckId(c.item_id(), /*required=*/true, limits,
                             "candidates[", i, "].item_id"));
-    return absl::InvalidArgumentError(absl::StrCat(
-        "candidates[", i, "].base_score=", FormatNumber(c.base_score()),
-        " is not finite"));
+    if (bad_base) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "candidates[", i, "].base_score=", FormatNumber(c.base_score()),
+          " is not finite"));
+    }
+    RETURN_IF_ERROR(CheckId(c.category(), /*required=*/false, limits,
+                            "candidates[", i, "].category"));
+    RETURN_IF_ERROR(CheckId(c.group_id(), /*required=*/c.has_group_id(), limits,
+                            "candidates[", i, "].group_id"));
+    if (static_cast<uint64_t>(c.attributes_size()) >
+        limits.max_attributes_per_candidate) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("candidates[", i, "].attributes: ", c.attributes_size(),
+                       " exceeds limits.max_attributes_per_candidate=",
+                       limits.max_attributes_per_candidate));
+    }
+    for (int a = 0; a < c.attributes_size(); ++a) {
+      RETURN_IF_ERROR(CheckId(c.attributes(a), /*required=*/true, limits,
+                              "candidates[", i, "].attributes[", a, "]"));
+    }
   }
   for (int i = 0; i < request.events_size(); ++i) {
     const v1::Event& e = request.events(i);
@@ -129,19 +155,40 @@ absl::Status Rerank(const ModelSnapshot& model,
                     v1::RerankResponse* response) {
   namespace si = scoring_internal;
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
+  // Declared before the context, which holds views into it until the end.
+  std::unique_ptr<const RuleSet> request_rules;
+  if (request.has_rules()) {
+    ASSIGN_OR_RETURN(request_rules,
+                     RuleSet::Create(request.rules(), "rules", options.limits));
+  }
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
+  // Rule layers in application order: the profile's, then the request's.
+  if (ctx.profile != nullptr)
+    ctx.layers[ctx.num_layers++] = ctx.profile->rules.get();
+  if (request_rules != nullptr)
+    ctx.layers[ctx.num_layers++] = request_rules.get();
   si::ResolveUser(&ctx);
   si::ResolveCandidates(&ctx);
+  RETURN_IF_ERROR(si::ResolvePins(&ctx));
   si::ResolveEvents(&ctx);
+  // filter -> score -> boosts -> diversity -> caps -> pins -> top_k
+  // (README "Merchandising").
   si::DropCandidates(&ctx);
-  // Merchandising filters go here: after drop, before scoring.
+  si::ApplyFilters(&ctx);
   si::BuildUserVector(&ctx);
   si::ScoreCandidates(&ctx);
-  // Merchandising boosts go here: after scoring, before ordering.
-  si::OrderCandidates(request.top_k(), &ctx);
-  // Diversity, caps and pins go here: they reorder ctx.order.
+  si::ApplyBoosts(&ctx);
+  if (si::NeedsFullOrder(ctx)) {
+    si::OrderCandidates(/*top_k=*/0, &ctx);
+    si::Diversify(&ctx);
+    si::ApplyCaps(&ctx);
+    si::ApplyPins(&ctx);
+    si::ApplyTopK(request.top_k(), &ctx);
+  } else {
+    si::OrderCandidates(request.top_k(), &ctx);
+  }
   si::EmitResponse(ctx, response);
   return absl::OkStatus();
 }
@@ -161,6 +208,45 @@ absl::Status RerankNull(const ModelSnapshot& model,
   si::ScoreBaseOnly(&ctx);
   si::OrderByInput(request.top_k(), &ctx);
   si::EmitResponse(ctx, response);
+  return absl::OkStatus();
+}
+
+absl::Status AddProfiles(
+    const google::protobuf::Map<std::string, v1::Profile>& profiles,
+    const std::string& default_profile, ScorerOptions* options) {
+  // A profile is written by an operator, not a client: no max_rules.
+  RequestLimits limits = options->limits;
+  limits.max_rules = std::numeric_limits<uint32_t>::max();
+  for (const auto& [name, config] : profiles) {
+    const bool name_ok =
+        !name.empty() && name.size() <= 64 &&
+        std::all_of(name.begin(), name.end(), [](char ch) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(ch)) ||
+                 ch == '_' || ch == '.' || ch == '-';
+        });
+    if (!name_ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("profiles: name '", absl::CHexEscape(name),
+                       "' is not 1-64 characters of [A-Za-z0-9_.-]"));
+    }
+    auto profile = std::make_shared<Profile>();
+    profile->name = name;
+    const std::string path = absl::StrCat("profiles.", name);
+    ASSIGN_OR_RETURN(profile->weights,
+                     ApplyScoringParams(options->weights, config.scoring(),
+                                        absl::StrCat(path, ".scoring")));
+    ASSIGN_OR_RETURN(
+        profile->rules,
+        RuleSet::Create(config.rules(), absl::StrCat(path, ".rules"), limits));
+    options->profiles[name] = std::move(profile);
+  }
+  if (!default_profile.empty() &&
+      !options->profiles.contains(default_profile)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default_profile: '", absl::CHexEscape(default_profile),
+                     "' is not a key of profiles"));
+  }
+  options->default_profile = default_profile;
   return absl::OkStatus();
 }
 

@@ -1,10 +1,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "model/model_snapshot.h"
+#include "rerank/v1/config.pb.h"
 #include "rerank/v1/rerank.pb.h"
+#include "scoring/rules.h"
 #include "scoring/scoring_params.h"
 
 namespace rerank {
@@ -16,7 +21,19 @@ struct ScorerOptions {
   // Which function the server calls per request: Rerank, or RerankNull for
   // measuring the cost of the server stack alone (config "scorer": "null").
   bool null_scorer = false;
+  // Merchandising profiles by name (config "profiles"), validated.
+  absl::flat_hash_map<std::string, std::shared_ptr<const Profile>> profiles;
+  // Applied when a request names no profile; "" for none.
+  std::string default_profile;
 };
+
+// Builds the profiles of `options` from the config's `profiles` map: each
+// profile's weights are `options.weights` with its `scoring` applied, and
+// its rules are validated. Errors name the profile and field, e.g.
+// "profiles.cart.rules.caps[0].max_items=-1 is negative".
+absl::Status AddProfiles(
+    const google::protobuf::Map<std::string, v1::Profile>& profiles,
+    const std::string& default_profile, ScorerOptions* options);
 
 // Re-ranks `request.candidates` for the shopper described by the request,
 // using `model`, and fills `response`. A pure function: no clock (the caller
@@ -24,9 +41,11 @@ struct ScorerOptions {
 // is thread-safe and deterministic. rerankd and rerank-eval both call it.
 //
 // Internally a fixed pipeline of stages over one ScoringContext:
-//   validate -> resolve ids & dedupe -> drop (out of stock) -> session vector
-//   -> score (base, factor, event boosts, purchase demotion) -> order -> top_k
-// so merchandising stages can be inserted between them.
+//   validate -> resolve profile, rules & ids -> filter (out of stock,
+//   exclusions, repurchase windows) -> session vector -> score (base,
+//   factor, event boosts, purchase demotion) -> boosts -> order ->
+//   diversity -> caps -> pins -> top_k
+// (README "Scoring" and "Merchandising").
 //
 // Returns INVALID_ARGUMENT naming the field or limit for bad input; never
 // crashes on any request. On error `response` is left in an unspecified state.

@@ -7,9 +7,11 @@
 // scorer.cc, without growing one monolithic function. Not a stable API.
 //
 // Pipeline (scorer.cc):
-//   ValidateRequest -> ResolveWeights -> ResolveUser -> ResolveCandidates
-//   (ids & dedupe) -> ResolveEvents -> DropCandidates -> BuildUserVector
-//   -> ScoreCandidates -> OrderCandidates -> EmitResponse
+//   ValidateRequest -> ResolveWeights (profile) -> request rules ->
+//   ResolveUser -> ResolveCandidates (ids & dedupe) -> ResolvePins ->
+//   ResolveEvents -> DropCandidates -> ApplyFilters -> BuildUserVector ->
+//   ScoreCandidates -> ApplyBoosts -> OrderCandidates -> Diversify ->
+//   ApplyCaps -> ApplyPins -> top_k -> EmitResponse
 //
 // Candidate "slots" are unique candidates in order of first occurrence, so
 // slot order is input order; a stage removes a candidate by setting
@@ -25,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "model/model_snapshot.h"
 #include "rerank/v1/rerank.pb.h"
+#include "scoring/rules.h"
 #include "scoring/scorer.h"
 #include "scoring/scoring_params.h"
 
@@ -36,12 +39,37 @@ struct CandidateSlot {
   int32_t item_row = -1;       // model item row, -1 when unknown
   bool dropped = false;        // removed by a drop stage; never emitted
   bool purchased = false;      // a kept PURCHASE event names this item
-  // Score parts (README "Scoring"); score == base + factor + boost + demotion.
+  // Score parts (README "Scoring"); score == base + factor + boost +
+  // demotion + rules.
   double base = 0.0;      // w_base * base_score
   double factor = 0.0;    // w_mf * <u_eff, v_c>
   double boost = 0.0;     // sum of event contributions (direct + neighbour)
   double demotion = 0.0;  // -purchase_demotion when purchased, else 0
+  double rules = 0.0;     // sum of boost rules' deltas
   double score = 0.0;
+  // This slot's reasons: indices into ScoringBuffers::reasons, a list in
+  // stage order linked through ReasonEntry::next. -1: none.
+  int32_t first_reason = -1;
+  int32_t last_reason = -1;
+};
+
+// One Reason (rerank.proto) while scoring. `rule` points into a RuleSet or a
+// literal, both of which outlive the call.
+struct ReasonEntry {
+  int32_t slot = 0;
+  v1::ReasonCode code = v1::REASON_CODE_UNSPECIFIED;
+  absl::string_view rule;
+  double score_delta = 0.0;
+  int32_t from_position = 0;
+  int32_t to_position = 0;
+  int32_t next = -1;  // next reason of the same slot, or -1
+};
+
+// A pin that applies to this request, resolved to its candidate slot.
+struct ResolvedPin {
+  int32_t slot = 0;        // candidate slot
+  int32_t position = 0;    // target position
+  absl::string_view rule;  // RuleSet::Pin::name
 };
 
 // Model row -> index (candidate slot, event group) for the rows of one
@@ -172,6 +200,13 @@ struct ScoringBuffers {
 
   std::vector<int32_t> order;  // slots to emit, best first, after top_k
 
+  // Merchandising (rule stages): reasons of every slot, the pins that apply,
+  // and each slot's category once a rule needs it (SlotCategories).
+  std::vector<ReasonEntry> reasons;
+  std::vector<ResolvedPin> pins;
+  std::vector<absl::string_view> categories;
+  std::vector<int32_t> scratch;  // reorder stages
+
   // Scratch of ResolveCandidates / ResolveEvents (ids and their rows, for
   // ModelSnapshot::FindItems) and OrderCandidates (sort keys).
   std::vector<absl::string_view> ids;
@@ -223,12 +258,59 @@ struct ScoringContext : ScoringBuffers {
 
   ScoringCounters counters;
 
+  // The profile applied (ResolveWeights), or null.
+  const Profile* profile = nullptr;
+  // Rule layers in application order: the profile's, then the request's
+  // (either may be absent). Filled by the caller of the rule stages.
+  const RuleSet* layers[2] = {nullptr, nullptr};
+  int num_layers = 0;
+
  private:
   ScoringBuffers* const reuse_;
 };
 
-// Stage: resolve ctx->weights = options.weights + request.overrides.
+// Stage: ctx->profile = request.profile, else options.default_profile
+// (INVALID_ARGUMENT for an unknown name), and ctx->weights = the profile's
+// weights (else options.weights) + request.overrides.
 absl::Status ResolveWeights(const ScorerOptions& options, ScoringContext* ctx);
+
+// Adds a reason for `slot` after its others.
+void AddReason(ScoringContext* ctx, int32_t slot, v1::ReasonCode code,
+               absl::string_view rule, double score_delta = 0.0,
+               int32_t from_position = 0, int32_t to_position = 0);
+
+// --- Merchandising stages (rule_stages.cc, README "Merchandising") ---
+
+// Stage: the pins of every layer that apply to this request, in ctx->pins.
+// A request pin must name a candidate and a slot inside the list
+// (candidates received, and top_k when set): INVALID_ARGUMENT otherwise. A
+// profile pin applies only when its item is a candidate, and yields to a
+// request pin on the same slot or item. Needs ResolveCandidates.
+absl::Status ResolvePins(ScoringContext* ctx);
+
+// Stage: removes candidates excluded by item or category, and those
+// purchased (a kept PURCHASE event) within their repurchase window. Needs
+// ResolveEvents.
+void ApplyFilters(ScoringContext* ctx);
+
+// Stage: boost and bury rules, in layer then rule order, onto the scores.
+void ApplyBoosts(ScoringContext* ctx);
+
+// Whether Diversify, ApplyCaps or ApplyPins will reorder: then
+// OrderCandidates must order every candidate, not just the first top_k.
+bool NeedsFullOrder(const ScoringContext& ctx);
+
+// Stage: maximal marginal relevance over the first diversity.top positions.
+void Diversify(ScoringContext* ctx);
+
+// Stage: caps of every layer, jointly, over ctx->order.
+void ApplyCaps(ScoringContext* ctx);
+
+// Stage: moves pinned items to their slots.
+void ApplyPins(ScoringContext* ctx);
+
+// Stage: ctx->order cut to `top_k` (0 = all).
+void ApplyTopK(uint32_t top_k, ScoringContext* ctx);
 
 // Stage: ctx->user_row.
 void ResolveUser(ScoringContext* ctx);

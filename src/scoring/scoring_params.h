@@ -50,6 +50,8 @@ struct RequestLimits {
   uint32_t max_candidates = 10000;
   uint32_t max_events = 1000;
   uint32_t max_id_bytes = 256;
+  uint32_t max_attributes_per_candidate = 32;
+  uint32_t max_rules = 1000;  // entries of one request's `rules`
 };
 
 }  // namespace rerank

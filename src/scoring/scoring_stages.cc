@@ -19,6 +19,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "model/model_snapshot.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/scoring_context.h"
@@ -195,6 +198,7 @@ void FillExplanation(const ScoringContext& ctx, int32_t slot_index,
   explanation->set_factor(slot.factor);
   explanation->set_boost_total(slot.boost);
   explanation->set_purchase_demotion(slot.demotion);
+  explanation->set_rules(slot.rules);
   explanation->set_known_item(slot.item_row >= 0);
   if (candidate.has_category()) {
     explanation->set_category(candidate.category());
@@ -238,6 +242,14 @@ void FillExplanation(const ScoringContext& ctx, int32_t slot_index,
   }
 }
 
+void FillReason(const ReasonEntry& entry, v1::Reason* reason) {
+  reason->set_code(entry.code);
+  reason->set_rule(std::string(entry.rule));
+  reason->set_score_delta(entry.score_delta);
+  reason->set_from_position(entry.from_position);
+  reason->set_to_position(entry.to_position);
+}
+
 // Per process: RowTable's hash seed.
 uint32_t RowTableSeed() {
   static const uint32_t seed = std::random_device{}();
@@ -277,16 +289,53 @@ void ScoringBuffers::Clear() {
   rows.clear();
   sort_keys.clear();
   packed_keys.clear();
+  reasons.clear();
+  pins.clear();
+  categories.clear();
+  scratch.clear();
   // The RowTables are reset by the stages that fill them; the Eigen vectors
   // keep their size and are only read when has_user_vector says so.
 }
 
 absl::Status ResolveWeights(const ScorerOptions& options, ScoringContext* ctx) {
+  const std::string& name = ctx->request.profile().empty()
+                                ? options.default_profile
+                                : ctx->request.profile();
+  ctx->profile = nullptr;
+  if (!name.empty()) {
+    auto it = options.profiles.find(name);
+    if (it == options.profiles.end()) {
+      std::vector<absl::string_view> known;
+      for (const auto& [key, profile] : options.profiles) known.push_back(key);
+      std::sort(known.begin(), known.end());
+      return absl::InvalidArgumentError(absl::StrCat(
+          "profile: unknown profile '", absl::CHexEscape(name.substr(0, 64)),
+          "' (configured: ",
+          known.empty() ? "none" : absl::StrJoin(known, ", "), ")"));
+    }
+    ctx->profile = it->second.get();
+  }
   absl::StatusOr<ScoringWeights> weights = ApplyScoringParams(
-      options.weights, ctx->request.overrides(), "overrides");
+      ctx->profile != nullptr ? ctx->profile->weights : options.weights,
+      ctx->request.overrides(), "overrides");
   if (!weights.ok()) return weights.status();
   ctx->weights = *weights;
   return absl::OkStatus();
+}
+
+void AddReason(ScoringContext* ctx, int32_t slot, v1::ReasonCode code,
+               absl::string_view rule, double score_delta,
+               int32_t from_position, int32_t to_position) {
+  const int32_t index = static_cast<int32_t>(ctx->reasons.size());
+  ctx->reasons.push_back(
+      {slot, code, rule, score_delta, from_position, to_position, -1});
+  CandidateSlot& c = ctx->candidates[slot];
+  if (c.last_reason < 0) {
+    c.first_reason = index;
+  } else {
+    ctx->reasons[c.last_reason].next = index;
+  }
+  c.last_reason = index;
 }
 
 void ResolveUser(ScoringContext* ctx) {
@@ -385,6 +434,8 @@ void DropCandidates(ScoringContext* ctx) {
     if (candidate.has_in_stock() && !candidate.in_stock() && !c.dropped) {
       c.dropped = true;
       ++ctx->counters.dropped_candidates;
+      AddReason(ctx, static_cast<int32_t>(&c - ctx->candidates.data()),
+                v1::REASON_CODE_OUT_OF_STOCK, "scoring.keep_out_of_stock");
     }
   }
 }
@@ -502,7 +553,7 @@ void ScoreCandidates(ScoringContext* ctx) {
     if (c.dropped) continue;
     // 0.0 - x, not -x: a demotion of 0 must read 0, not -0.
     c.demotion = c.purchased ? 0.0 - w.purchase_demotion : 0.0;
-    c.score = c.base + c.factor + c.boost + c.demotion;
+    c.score = c.base + c.factor + c.boost + c.demotion + c.rules;
   }
 }
 
@@ -621,6 +672,30 @@ void EmitResponse(const ScoringContext& ctx, v1::RerankResponse* response) {
   stats->set_unknown_events(ctx.counters.unknown_events);
   stats->set_dropped_events(ctx.counters.dropped_events);
   stats->set_future_events_clamped(ctx.counters.future_events_clamped);
+  if (ctx.profile != nullptr) response->set_profile(ctx.profile->name);
+
+  // Reasons: counted per code for the stats (and the metrics), and the
+  // removed candidates listed when asked.
+  if (!ctx.reasons.empty()) {
+    uint32_t counts[v1::ReasonCode_ARRAYSIZE] = {};
+    for (const ReasonEntry& r : ctx.reasons) ++counts[r.code];
+    for (int code = 1; code < v1::ReasonCode_ARRAYSIZE; ++code) {
+      if (counts[code] == 0) continue;
+      v1::ReasonCount* count = stats->add_reasons();
+      count->set_code(static_cast<v1::ReasonCode>(code));
+      count->set_count(counts[code]);
+    }
+    if (ctx.request.return_removed()) {
+      for (const CandidateSlot& c : ctx.candidates) {
+        if (!c.dropped || c.first_reason < 0) continue;
+        v1::RemovedItem* removed = response->add_removed();
+        removed->set_item_id(
+            ctx.request.candidates(c.input_position).item_id());
+        removed->set_input_position(static_cast<uint32_t>(c.input_position));
+        FillReason(ctx.reasons[c.first_reason], removed->mutable_reason());
+      }
+    }
+  }
 
   const bool explain = ctx.request.explain();
   std::vector<ExplainEntry> entries;
@@ -633,6 +708,9 @@ void EmitResponse(const ScoringContext& ctx, v1::RerankResponse* response) {
     item->set_score(c.score);
     item->set_input_position(static_cast<uint32_t>(c.input_position));
     if (explain) FillExplanation(ctx, s, entries, item->mutable_explanation());
+    for (int32_t r = c.first_reason; r >= 0; r = ctx.reasons[r].next) {
+      FillReason(ctx.reasons[r], item->add_reasons());
+    }
   }
 }
 

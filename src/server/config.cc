@@ -151,6 +151,13 @@ void ApplyServerConfigDefaults(v1::ServerConfig* config) {
   if (!limits->has_max_inflight_requests()) {
     limits->set_max_inflight_requests(kDefaultMaxInflightRequests);
   }
+  if (!limits->has_max_attributes_per_candidate()) {
+    limits->set_max_attributes_per_candidate(
+        RequestLimits().max_attributes_per_candidate);
+  }
+  if (!limits->has_max_rules()) {
+    limits->set_max_rules(RequestLimits().max_rules);
+  }
   v1::LoggingConfig* logging = config->mutable_logging();
   if (logging->level().empty()) logging->set_level(kDefaultLogLevel);
   if (logging->format().empty()) logging->set_format(kDefaultLogFormat);
@@ -253,6 +260,15 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
         source,
         absl::StrCat("limits.max_inflight_requests must be <= ", INT_MAX));
   }
+  RETURN_IF_ERROR(CheckLimit(source, "limits.max_attributes_per_candidate",
+                             limits.max_attributes_per_candidate()));
+  RETURN_IF_ERROR(CheckLimit(source, "limits.max_rules", limits.max_rules()));
+  // Profiles: every rule validated now, so that a bad one stops the server
+  // at start-up instead of failing requests.
+  {
+    absl::StatusOr<ScorerOptions> options = ScorerOptionsFromConfig(config);
+    if (!options.ok()) return Refuse(source, options.status().message());
+  }
   if (config.warmup_requests() > kMaxWarmupRequests) {
     return Refuse(source,
                   absl::StrCat("warmup_requests=", config.warmup_requests(),
@@ -351,7 +367,12 @@ absl::StatusOr<ScorerOptions> ScorerOptionsFromConfig(
   options.limits.max_candidates = defaulted.limits().max_candidates();
   options.limits.max_events = defaulted.limits().max_events();
   options.limits.max_id_bytes = defaulted.limits().max_id_bytes();
+  options.limits.max_attributes_per_candidate =
+      defaulted.limits().max_attributes_per_candidate();
+  options.limits.max_rules = defaulted.limits().max_rules();
   options.null_scorer = defaulted.scorer() == "null";
+  RETURN_IF_ERROR(
+      AddProfiles(config.profiles(), config.default_profile(), &options));
   return options;
 }
 

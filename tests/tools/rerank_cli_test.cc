@@ -526,13 +526,15 @@ TEST(FormatKeyValuesTest, PrintsEveryModelInfoFieldAlignedWithIsoTime) {
   info.set_loaded_at_ms(kNow);
   info.set_has_categories(true);
   const std::string text = FormatKeyValues(info);
-  EXPECT_THAT(text, HasSubstr("version:        v2\n"));
-  EXPECT_THAT(text, HasSubstr("dim:            64\n"));
-  EXPECT_THAT(text, HasSubstr("num_users:      0\n"));
-  EXPECT_THAT(text, HasSubstr("num_items:      3684\n"));
-  EXPECT_THAT(text, HasSubstr("loaded_at_ms:   1700000000000 "
+  // Aligned to the longest key, num_complements.
+  EXPECT_THAT(text, HasSubstr("version:         v2\n"));
+  EXPECT_THAT(text, HasSubstr("dim:             64\n"));
+  EXPECT_THAT(text, HasSubstr("num_users:       0\n"));
+  EXPECT_THAT(text, HasSubstr("num_items:       3684\n"));
+  EXPECT_THAT(text, HasSubstr("loaded_at_ms:    1700000000000 "
                               "(2023-11-14T22:13:20.000Z)\n"));
-  EXPECT_THAT(text, HasSubstr("has_categories: true\n"));
+  EXPECT_THAT(text, HasSubstr("has_categories:  true\n"));
+  EXPECT_THAT(text, HasSubstr("num_complements: 0\n"));
 }
 
 TEST(FormatKeyValuesTest, FlattensNestedMessages) {
