@@ -24,6 +24,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
 MODEL = os.path.join(ROOT, "tests", "testdata", "model_tiny")
+MODEL_V2 = os.path.join(ROOT, "tests", "testdata", "model_tiny_v2")
 # model_dir_target.cc: kFiles order and kSeparator.
 MODEL_FILES = ["manifest.json", "user_factors.npy", "item_factors.npy",
                "user_ids.txt", "item_ids.txt", "neighbors_indptr.npy",
@@ -105,8 +106,15 @@ def manifest_seeds():
                         if k != "item_categories"}
     write("manifest_fuzzer", "minimal.json",
           json.dumps(minimal, separators=(",", ":")))
-    newer = dict(m, format_version=2, future_key=[1, {"x": None}])
+    newer = dict(m, format_version=3, future_key=[1, {"x": None}])
     write("manifest_fuzzer", "newer.json", json.dumps(newer))
+    with open(os.path.join(MODEL_V2, "manifest.json"), "rb") as f:
+        v2 = f.read()
+    write("manifest_fuzzer", "tiny_v2.json", v2)
+    # A version 1 manifest with version 2's keys: refused.
+    v1_with_v2_keys = dict(json.loads(v2), format_version=1)
+    write("manifest_fuzzer", "v1_with_complements.json",
+          json.dumps(v1_with_v2_keys))
     escaped = dict(m, description="caf\u00e9 \"q\" \\ \t\n\u0001 \u20ac",
                    created_at="2024-06-01T00:00:00Z")
     write("manifest_fuzzer", "escapes.json", json.dumps(escaped, ensure_ascii=True))
@@ -184,6 +192,13 @@ def model_snapshot_seeds():
                    0, 2,                            # item 1: 0 (1.0)
                    0, 11])                          # item 3: 0 (0.25)
     write("model_snapshot_fuzzer", "valid_2x4", valid)
+    # Flags bit 3: a complement table after the neighbours, same layout.
+    two_tables = (bytes([valid[0], valid[1], valid[2], valid[3] | 8])
+                  + valid[4:]
+                  + bytes([1, 0, 1, 0,              # indptr 0 1 1 2 2
+                           3, 2,                    # item 0: 3 (1.0)
+                           0, 4]))                  # item 2: 0 (0.5)
+    write("model_snapshot_fuzzer", "valid_two_tables", two_tables)
     write("model_snapshot_fuzzer", "no_neighbors", bytes([0, 0, 0, 6, 2, 0]))
     write("model_snapshot_fuzzer", "self_neighbor",
           bytes([0, 1, 1, 0, 2, 2, 3, 1, 0, 0, 2]))

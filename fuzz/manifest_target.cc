@@ -1,10 +1,12 @@
 // FuzzManifest: manifest.json parsing on hostile bytes, plus the
 // serialize/parse round trip for every manifest that is accepted.
 
+#include <algorithm>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "fuzz/fuzz_targets.h"
 #include "model/manifest.h"
 #include "model/sha256.h"
@@ -16,7 +18,8 @@ bool SameManifest(const ModelManifest& a, const ModelManifest& b) {
   if (a.format_version != b.format_version ||
       a.model_version != b.model_version || a.dim != b.dim ||
       a.num_users != b.num_users || a.num_items != b.num_items ||
-      a.num_neighbors != b.num_neighbors || a.created_by != b.created_by ||
+      a.num_neighbors != b.num_neighbors ||
+      a.num_complements != b.num_complements || a.created_by != b.created_by ||
       a.created_at != b.created_at || a.description != b.description ||
       a.files.size() != b.files.size()) {
     return false;
@@ -44,16 +47,22 @@ int FuzzManifest(const uint8_t* data, size_t size) {
   }
   const ModelManifest& m = *parsed;
   // The documented guarantees of ParseModelManifest.
-  FUZZ_CHECK(m.format_version >= 1);
+  FUZZ_CHECK(m.format_version == 1 || m.format_version == 2);
   FUZZ_CHECK(!m.model_version.empty());
   FUZZ_CHECK(m.dim >= 1);
   FUZZ_CHECK(m.num_users >= 0 && m.num_users <= INT32_MAX);
   FUZZ_CHECK(m.num_items >= 1 && m.num_items <= INT32_MAX);
   FUZZ_CHECK(m.num_neighbors >= 0);
-  for (absl::string_view role : ManifestRoles()) {
+  FUZZ_CHECK(m.num_complements >= 0);
+  // Version 1 has no complement table.
+  FUZZ_CHECK(m.format_version >= 2 || m.num_complements == 0);
+  const absl::Span<const absl::string_view> roles =
+      ManifestRoles(m.format_version);
+  for (absl::string_view role : roles) {
     FUZZ_CHECK(!IsRequiredRole(role) || m.files.contains(std::string(role)));
   }
   for (const auto& [role, file] : m.files) {
+    FUZZ_CHECK(std::find(roles.begin(), roles.end(), role) != roles.end());
     FUZZ_CHECK(ValidateManifestFileName(file.path).ok());
     FUZZ_CHECK(IsSha256Hex(file.sha256));
     for (const auto& [other_role, other] : m.files) {

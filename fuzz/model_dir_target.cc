@@ -58,19 +58,18 @@ constexpr int kNumFiles = 9;
 // File names of model_tiny; index 0 is the manifest, 1..8 match the roles
 // of kRoles below.
 constexpr const char* kFiles[kNumFiles] = {
-    "manifest.json",        "user_factors.npy",      "item_factors.npy",
-    "user_ids.txt",         "item_ids.txt",          "neighbors_indptr.npy",
+    "manifest.json",         "user_factors.npy",     "item_factors.npy",
+    "user_ids.txt",          "item_ids.txt",         "neighbors_indptr.npy",
     "neighbors_indices.npy", "neighbors_scores.npy", "item_categories.txt"};
-constexpr const char* kRoles[kNumFiles] = {
-    "",
-    kUserFactorsRole,
-    kItemFactorsRole,
-    kUserIdsRole,
-    kItemIdsRole,
-    kNeighborsIndptrRole,
-    kNeighborsIndicesRole,
-    kNeighborsScoresRole,
-    kItemCategoriesRole};
+constexpr const char* kRoles[kNumFiles] = {"",
+                                           kUserFactorsRole,
+                                           kItemFactorsRole,
+                                           kUserIdsRole,
+                                           kItemIdsRole,
+                                           kNeighborsIndptrRole,
+                                           kNeighborsIndicesRole,
+                                           kNeighborsScoresRole,
+                                           kItemCategoriesRole};
 constexpr absl::string_view kSeparator = "\n--FILE--\n";
 
 std::string ReadWholeFile(const std::string& path) {
@@ -90,8 +89,8 @@ std::string ReadWholeFile(const std::string& path) {
 // which would cost milliseconds per input.
 void WriteWholeFile(const std::string& path, absl::string_view contents) {
   ::unlink(path.c_str());
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                        0644);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   FUZZ_CHECK(fd >= 0);
   size_t done = 0;
   while (done < contents.size()) {
@@ -117,8 +116,7 @@ std::string TempBase() {
 class Workspace {
  public:
   Workspace() {
-    std::string tmpl =
-        absl::StrCat(TempBase(), "/rerank_fuzz_model_XXXXXX");
+    std::string tmpl = absl::StrCat(TempBase(), "/rerank_fuzz_model_XXXXXX");
     FUZZ_CHECK(::mkdtemp(tmpl.data()) != nullptr);
     dir_ = tmpl;
     for (int i = 0; i < kNumFiles; ++i) {
@@ -193,10 +191,17 @@ void ScoreAgainst(const ModelSnapshot& model) {
     e->set_item_id(model.item_id(row));
     e->set_type(static_cast<v1::EventType>(1 + row % 5));
     e->set_timestamp_ms(request.now_ms() - int64_t{60'000} * row);
-    // Every item's neighbour list must be in range.
+    // Every item's neighbour lists must be in range.
     const NeighborList nb = model.Neighbors(row);
     FUZZ_CHECK(nb.items.size() == nb.scores.size());
     for (int32_t j : nb.items) FUZZ_CHECK(j >= 0 && j < items && j != row);
+    const NeighborList comp = model.Neighbors(row, NeighborTable::kComplements);
+    FUZZ_CHECK(comp.items.size() == comp.scores.size());
+    for (int32_t j : comp.items) FUZZ_CHECK(j >= 0 && j < items && j != row);
+    // Without a complement table the substitutes serve both roles.
+    FUZZ_CHECK(model.has_complements() ||
+               (comp.items.data() == nb.items.data() &&
+                comp.items.size() == nb.items.size()));
   }
   request.add_candidates()->set_item_id("not-in-any-model\xff");
   ScorerOptions options;
@@ -245,16 +250,14 @@ void CheckIndex(int64_t rows, IdOf id_of, Find find) {
 void CheckUsable(const ModelSnapshot& snapshot) {
   FUZZ_CHECK(snapshot.dim() >= 1);
   FUZZ_CHECK(snapshot.num_items() >= 1);
-  CheckIndex(snapshot.num_items(),
-             [&](int32_t row) -> const std::string& {
-               return snapshot.item_id(row);
-             },
-             [&](absl::string_view id) { return snapshot.FindItem(id); });
-  CheckIndex(snapshot.num_users(),
-             [&](int32_t row) -> const std::string& {
-               return snapshot.user_id(row);
-             },
-             [&](absl::string_view id) { return snapshot.FindUser(id); });
+  CheckIndex(
+      snapshot.num_items(),
+      [&](int32_t row) -> const std::string& { return snapshot.item_id(row); },
+      [&](absl::string_view id) { return snapshot.FindItem(id); });
+  CheckIndex(
+      snapshot.num_users(),
+      [&](int32_t row) -> const std::string& { return snapshot.user_id(row); },
+      [&](absl::string_view id) { return snapshot.FindUser(id); });
   for (int32_t row = 0; row < snapshot.num_items(); ++row) {
     (void)snapshot.ItemCategory(row);
   }
@@ -276,8 +279,7 @@ int FuzzModelDir(const uint8_t* data, size_t size) {
     files[which] = std::string(payload);
     manifest_given = which == 0;
   } else {
-    std::vector<absl::string_view> parts =
-        absl::StrSplit(payload, kSeparator);
+    std::vector<absl::string_view> parts = absl::StrSplit(payload, kSeparator);
     for (size_t i = 0; i < parts.size() && i < kNumFiles; ++i) {
       files[i] = std::string(parts[i]);
     }
@@ -339,11 +341,22 @@ class ByteReader {
 
 // Values worth trying for a factor or neighbour score.
 float FloatFrom(uint8_t b) {
-  static constexpr float kSpecial[] = {
-      0.0f,   -0.0f, 1.0f,   -1.0f, 0.5f,     1e30f,    -1e30f,
-      3e38f,  -3e38f, 1e-45f, 2.0f, 0.25f,    -0.125f,  100.0f,
-      std::numeric_limits<float>::infinity(),
-      std::numeric_limits<float>::quiet_NaN()};
+  static constexpr float kSpecial[] = {0.0f,
+                                       -0.0f,
+                                       1.0f,
+                                       -1.0f,
+                                       0.5f,
+                                       1e30f,
+                                       -1e30f,
+                                       3e38f,
+                                       -3e38f,
+                                       1e-45f,
+                                       2.0f,
+                                       0.25f,
+                                       -0.125f,
+                                       100.0f,
+                                       std::numeric_limits<float>::infinity(),
+                                       std::numeric_limits<float>::quiet_NaN()};
   constexpr size_t kCount = sizeof(kSpecial) / sizeof(kSpecial[0]);
   if (b < 2 * kCount) return kSpecial[b % kCount];
   return static_cast<float>(b) / 16.0f - 8.0f;
@@ -351,10 +364,12 @@ float FloatFrom(uint8_t b) {
 
 // Byte layout, each field one byte unless noted:
 //   dim-1 (mod 4), users (mod 5), items-1 (mod 8), flags
-//   (bit 0: categories, bit 1: a duplicate item id, bit 2: an empty user id),
-//   users*dim + items*dim factors (FloatFrom), items indptr steps (signed
-//   byte, so non-monotone indptrs happen), then per neighbour entry an index
-//   (b % items for b < 240, else b - 248: -8..7) and a score (FloatFrom).
+//   (bit 0: categories, bit 1: a duplicate item id, bit 2: an empty user id,
+//   bit 3: a complement table), users*dim + items*dim factors (FloatFrom),
+//   the neighbour table: items indptr steps (signed byte, so non-monotone
+//   indptrs happen), then per neighbour entry an index (b % items for
+//   b < 240, else b - 248: -8..7) and a score (FloatFrom); with bit 3, the
+//   complement table in the same layout.
 ModelData DecodeModel(const uint8_t* data, size_t size) {
   ByteReader in(data, size);
   ModelData m;
@@ -373,16 +388,25 @@ ModelData DecodeModel(const uint8_t* data, size_t size) {
   for (int k = 0; k < items * m.dim; ++k) {
     m.item_factors.push_back(FloatFrom(in.Next()));
   }
-  m.neighbor_indptr.push_back(0);
-  for (int i = 0; i < items; ++i) {
-    const int step = static_cast<int8_t>(in.Next()) % 5;
-    m.neighbor_indptr.push_back(m.neighbor_indptr.back() + step);
-  }
-  const int64_t nnz = m.neighbor_indptr.back();
-  for (int64_t k = 0; k < nnz; ++k) {
-    const uint8_t b = in.Next();
-    m.neighbor_indices.push_back(b < 240 ? b % items : b - 248);
-    m.neighbor_scores.push_back(FloatFrom(in.Next()));
+  auto decode_table = [&](std::vector<int64_t>& indptr,
+                          std::vector<int32_t>& indices,
+                          std::vector<float>& scores) {
+    indptr.push_back(0);
+    for (int i = 0; i < items; ++i) {
+      const int step = static_cast<int8_t>(in.Next()) % 5;
+      indptr.push_back(indptr.back() + step);
+    }
+    const int64_t nnz = indptr.back();
+    for (int64_t k = 0; k < nnz; ++k) {
+      const uint8_t b = in.Next();
+      indices.push_back(b < 240 ? b % items : b - 248);
+      scores.push_back(FloatFrom(in.Next()));
+    }
+  };
+  decode_table(m.neighbor_indptr, m.neighbor_indices, m.neighbor_scores);
+  if ((flags & 8) != 0) {
+    decode_table(m.complement_indptr, m.complement_indices,
+                 m.complement_scores);
   }
   if ((flags & 1) != 0) {
     for (int i = 0; i < items; ++i) {
@@ -398,8 +422,7 @@ int FuzzModelSnapshot(const uint8_t* data, size_t size) {
   absl::StatusOr<std::unique_ptr<const ModelSnapshot>> model =
       ModelSnapshot::FromData(DecodeModel(data, size));
   if (!model.ok()) {
-    FUZZ_CHECK(model.status().code() ==
-               absl::StatusCode::kFailedPrecondition);
+    FUZZ_CHECK(model.status().code() == absl::StatusCode::kFailedPrecondition);
     FUZZ_CHECK(!model.status().message().empty());
     return 0;
   }

@@ -24,11 +24,22 @@ using ::google::protobuf::Value;
 
 // Spelled out rather than built from the k*Role constants: a string_view of
 // a char array is not a constant expression under -fsanitize=address.
-constexpr absl::string_view kRoles[] = {
+constexpr absl::string_view kRolesV1[] = {
     "user_factors",     "item_factors",     "user_ids",
     "item_ids",         "neighbors_indptr", "neighbors_indices",
     "neighbors_scores", "item_categories",
 };
+constexpr absl::string_view kRolesV2[] = {
+    "user_factors",       "item_factors",       "user_ids",
+    "item_ids",           "neighbors_indptr",   "neighbors_indices",
+    "neighbors_scores",   "complements_indptr", "complements_indices",
+    "complements_scores", "item_categories",
+};
+// What version 2 adds: refused in a version 1 manifest with a message that
+// says so, rather than only "unknown key".
+constexpr absl::string_view kV2OnlyRoles[] = {
+    "complements_indptr", "complements_indices", "complements_scores"};
+constexpr char kNumComplementsKey[] = "num_complements";
 
 // JSON numbers are doubles; counts beyond 2^53 cannot be represented exactly.
 constexpr int64_t kMaxJsonInt = int64_t{1} << 53;
@@ -183,7 +194,16 @@ void AppendJsonString(std::string* out, absl::string_view s) {
 
 }  // namespace
 
-absl::Span<const absl::string_view> ManifestRoles() { return kRoles; }
+absl::Span<const absl::string_view> ManifestRoles(int32_t format_version) {
+  switch (format_version) {
+    case kOldestModelFormatVersion:
+      return kRolesV1;
+    case kTwoTableFormatVersion:
+      return kRolesV2;
+    default:
+      return {};
+  }
+}
 
 bool IsRequiredRole(absl::string_view role) {
   return role != kItemCategoriesRole;
@@ -237,21 +257,59 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
   // reader does not know, and "too new" is the useful message then.
   {
     absl::StatusOr<int64_t> v =
-        GetInt(root, "format_version", 1, std::numeric_limits<int32_t>::max());
+        GetInt(root, "format_version", std::numeric_limits<int32_t>::min(),
+               std::numeric_limits<int32_t>::max());
     if (!v.ok()) return v.status();
+    const std::string supported =
+        absl::StrCat(kOldestModelFormatVersion, " and ", kModelFormatVersion);
     if (*v > kModelFormatVersion) {
       return Bad(absl::StrCat(
           "format_version ", *v, " is newer than this reader supports (",
-          kModelFormatVersion, "); upgrade rerankd to load this model"));
+          supported, "); upgrade rerankd to load this model"));
+    }
+    if (*v < kOldestModelFormatVersion) {
+      return Bad(absl::StrCat("format_version ", *v,
+                              " is not a format version (this reader "
+                              "supports ",
+                              supported, ")"));
     }
     m.format_version = static_cast<int32_t>(*v);
   }
-  static constexpr absl::string_view kTopKeys[] = {
+  const bool two_tables = m.format_version >= kTwoTableFormatVersion;
+  // A version 1 manifest with version 2's keys is most likely a writer that
+  // forgot to bump the version; say so instead of a bare "unknown key".
+  if (!two_tables) {
+    auto v2_only = [&](absl::string_view key, absl::string_view where) {
+      return Bad(absl::StrCat("unknown key '", key, "'", where,
+                              " for format_version ", m.format_version,
+                              " (the complement table needs format_version ",
+                              kTwoTableFormatVersion, ")"));
+    };
+    if (root.fields().contains(kNumComplementsKey)) {
+      return v2_only(kNumComplementsKey, "");
+    }
+    auto files_it = root.fields().find("files");
+    if (files_it != root.fields().end() &&
+        files_it->second.kind_case() == Value::kStructValue) {
+      for (absl::string_view role : kV2OnlyRoles) {
+        if (files_it->second.struct_value().fields().contains(
+                std::string(role))) {
+          return v2_only(role, " in 'files'");
+        }
+      }
+    }
+  }
+  static constexpr absl::string_view kTopKeysV1[] = {
       "format_version", "model_version", "dim",   "num_users",
       "num_items",      "num_neighbors", "files", "created_by",
       "created_at",     "description"};
+  static constexpr absl::string_view kTopKeysV2[] = {
+      "format_version", "model_version",   "dim",   "num_users",  "num_items",
+      "num_neighbors",  "num_complements", "files", "created_by", "created_at",
+      "description"};
   {
-    absl::Status st = CheckKeys(root, kTopKeys, "");
+    absl::Status st = two_tables ? CheckKeys(root, kTopKeysV2, "")
+                                 : CheckKeys(root, kTopKeysV1, "");
     if (!st.ok()) return st;
   }
   constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
@@ -273,6 +331,12 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
   absl::StatusOr<int64_t> nnz = GetInt(root, "num_neighbors", 0, kMaxJsonInt);
   if (!nnz.ok()) return nnz.status();
   m.num_neighbors = *nnz;
+  if (two_tables) {
+    absl::StatusOr<int64_t> complements =
+        GetInt(root, kNumComplementsKey, 0, kMaxJsonInt);
+    if (!complements.ok()) return complements.status();
+    m.num_complements = *complements;
+  }
   for (const char* key : {"created_by", "created_at", "description"}) {
     absl::StatusOr<std::string> s = GetString(root, key, false);
     if (!s.ok()) return s.status();
@@ -290,11 +354,13 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
                             KindName(files_it->second)));
   }
   const Struct& files = files_it->second.struct_value();
+  const absl::Span<const absl::string_view> roles =
+      ManifestRoles(m.format_version);
   {
-    absl::Status st = CheckKeys(files, kRoles, " in 'files'");
+    absl::Status st = CheckKeys(files, roles, " in 'files'");
     if (!st.ok()) return st;
   }
-  for (absl::string_view role_view : kRoles) {
+  for (absl::string_view role_view : roles) {
     const std::string role(role_view);
     auto it = files.fields().find(role);
     if (it == files.fields().end()) {
@@ -326,6 +392,10 @@ std::string SerializeModelManifest(const ModelManifest& m) {
                   ",\n  \"num_users\": ", m.num_users,
                   ",\n  \"num_items\": ", m.num_items,
                   ",\n  \"num_neighbors\": ", m.num_neighbors, ",\n");
+  if (m.format_version >= kTwoTableFormatVersion) {
+    absl::StrAppend(&out, "  \"", kNumComplementsKey, "\": ", m.num_complements,
+                    ",\n");
+  }
   const std::pair<const char*, const std::string*> optional[] = {
       {"created_by", &m.created_by},
       {"created_at", &m.created_at},
@@ -338,7 +408,8 @@ std::string SerializeModelManifest(const ModelManifest& m) {
   }
   out.append("  \"files\": {");
   bool first = true;
-  for (absl::string_view role : kRoles) {
+  // Version 2's roles are a superset of version 1's, in the same order.
+  for (absl::string_view role : kRolesV2) {
     auto it = m.files.find(std::string(role));
     if (it == m.files.end()) continue;
     absl::StrAppend(&out, first ? "\n" : ",\n", "    \"", role,

@@ -29,9 +29,21 @@ inline constexpr char kNeighborsIndptrRole[] = "neighbors_indptr";
 inline constexpr char kNeighborsIndicesRole[] = "neighbors_indices";
 inline constexpr char kNeighborsScoresRole[] = "neighbors_scores";
 inline constexpr char kItemCategoriesRole[] = "item_categories";  // optional
+// format_version 2: the complement table. The neighbors_* roles are then the
+// substitutes table.
+inline constexpr char kComplementsIndptrRole[] = "complements_indptr";
+inline constexpr char kComplementsIndicesRole[] = "complements_indices";
+inline constexpr char kComplementsScoresRole[] = "complements_scores";
 
-// Roles in canonical order (required ones first, then optional).
-absl::Span<const absl::string_view> ManifestRoles();
+// Format versions this reader supports: 1 (one neighbour table) and 2 (adds
+// the complement table). kModelFormatVersion (model_loader.h) is the newest.
+inline constexpr int32_t kOldestModelFormatVersion = 1;
+inline constexpr int32_t kTwoTableFormatVersion = 2;
+
+// The roles a manifest of `format_version` may name, in canonical order
+// (required ones first, then optional); empty for an unsupported version.
+absl::Span<const absl::string_view> ManifestRoles(int32_t format_version);
+// Whether a version that has `role` requires it (all but item_categories).
 bool IsRequiredRole(absl::string_view role);
 
 // The file name WriteModel uses for `role`, e.g. "user_factors.npy".
@@ -49,7 +61,10 @@ struct ModelManifest {
   int64_t num_users = 0;
   int64_t num_items = 0;
   int64_t num_neighbors = 0;
-  // role -> file. All required roles present; item_categories optional.
+  // format_version 2 only: total entries of the complement table.
+  int64_t num_complements = 0;
+  // role -> file. All required roles of format_version present;
+  // item_categories optional.
   std::map<std::string, ManifestFile> files;
   // Free-form provenance; empty means absent.
   std::string created_by;
@@ -58,16 +73,18 @@ struct ModelManifest {
 };
 
 // Parses and validates manifest JSON. FAILED_PRECONDITION for anything
-// malformed: not a JSON object, format_version missing or newer than
-// kModelFormatVersion (checked before anything else, so a newer manifest gets
-// that message rather than "unknown key"), unknown or missing keys, wrong
-// types, counts out of range (dim >= 1; 0 <= num_users <= INT32_MAX;
-// 1 <= num_items <= INT32_MAX; 0 <= num_neighbors), unknown or missing file
+// malformed: not a JSON object, format_version missing, not 1 or 2 (checked
+// before anything else, so a newer manifest gets that message rather than
+// "unknown key"), unknown or missing keys for its version (num_complements
+// and the complements_* roles belong to version 2 only), wrong types, counts
+// out of range (dim >= 1; 0 <= num_users <= INT32_MAX; 1 <= num_items <=
+// INT32_MAX; 0 <= num_neighbors, num_complements), unknown or missing file
 // roles, bad sha256 strings, unsafe or duplicate paths.
 absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json);
 
 // Canonical, deterministic, human-readable JSON for `manifest` (keys in
-// documented order, two-space indent, trailing newline). Does not validate.
+// documented order, two-space indent, trailing newline). Writes
+// num_complements only for format_version >= 2. Does not validate.
 std::string SerializeModelManifest(const ModelManifest& manifest);
 
 // OK if `name` is a plain file name: non-empty, at most 255 bytes, no '/',

@@ -271,6 +271,25 @@ class Loader {
   const LoadOptions& options_;
 };
 
+// The CSR ends tie an indptr array (of `role`) to the manifest's count of
+// its table; the rest of the indptr (monotone, in range) is content, checked
+// by ModelSnapshot::Create.
+absl::Status CheckCsrEnds(const ModelManifest& m, const char* role,
+                          const int64_t* indptr, int64_t count,
+                          absl::string_view count_key) {
+  const std::string& file = m.files.at(role).path;
+  if (indptr[0] != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(file, ": first entry is ", indptr[0], ", must be 0"));
+  }
+  if (indptr[m.num_items] != count) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(file, ": last entry is ", indptr[m.num_items], ", but ",
+                     count_key, " in manifest.json is ", count));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
@@ -365,26 +384,37 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
         loader.MapArray(kNeighborsScoresRole, NpyDescr<float>(),
                         {m.num_neighbors}, "num_neighbors in manifest.json",
                         &parts.storage));
-    clock.Lap("map, sha256 item_factors and neighbours");
     parts.user_factors = reinterpret_cast<const float*>(user_factors);
     parts.item_factors = reinterpret_cast<const float*>(item_factors);
     parts.neighbor_indptr = reinterpret_cast<const int64_t*>(indptr);
     parts.neighbor_indices = reinterpret_cast<const int32_t*>(indices);
     parts.neighbor_scores = reinterpret_cast<const float*>(scores);
-
-    // The CSR ends tie the indptr array to the manifest's count; the rest of
-    // the indptr (monotone, in range) is content, checked by Create.
-    const std::string& indptr_file = m.files.at(kNeighborsIndptrRole).path;
-    if (parts.neighbor_indptr[0] != 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(indptr_file, ": first entry is ",
-                       parts.neighbor_indptr[0], ", must be 0"));
+    RETURN_IF_ERROR(CheckCsrEnds(m, kNeighborsIndptrRole, parts.neighbor_indptr,
+                                 m.num_neighbors, "num_neighbors"));
+    if (m.format_version >= kTwoTableFormatVersion) {
+      ASSIGN_OR_RETURN(
+          const char* c_indptr,
+          loader.MapArray(kComplementsIndptrRole, NpyDescr<int64_t>(),
+                          {m.num_items + 1}, "num_items + 1 in manifest.json",
+                          &parts.storage));
+      ASSIGN_OR_RETURN(
+          const char* c_indices,
+          loader.MapArray(kComplementsIndicesRole, NpyDescr<int32_t>(),
+                          {m.num_complements},
+                          "num_complements in manifest.json", &parts.storage));
+      ASSIGN_OR_RETURN(
+          const char* c_scores,
+          loader.MapArray(kComplementsScoresRole, NpyDescr<float>(),
+                          {m.num_complements},
+                          "num_complements in manifest.json", &parts.storage));
+      parts.complement_indptr = reinterpret_cast<const int64_t*>(c_indptr);
+      parts.complement_indices = reinterpret_cast<const int32_t*>(c_indices);
+      parts.complement_scores = reinterpret_cast<const float*>(c_scores);
+      RETURN_IF_ERROR(CheckCsrEnds(m, kComplementsIndptrRole,
+                                   parts.complement_indptr, m.num_complements,
+                                   "num_complements"));
     }
-    if (parts.neighbor_indptr[m.num_items] != m.num_neighbors) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          indptr_file, ": last entry is ", parts.neighbor_indptr[m.num_items],
-          ", but num_neighbors in manifest.json is ", m.num_neighbors));
-    }
+    clock.Lap("map, sha256 item_factors and neighbours");
 
     parts.metadata.loaded_at_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -8,7 +8,11 @@
 
 namespace rerank {
 
-inline constexpr int32_t kModelFormatVersion = 1;
+// The newest format_version this reader supports (docs/model-format.md); it
+// also reads every older one, down to kOldestModelFormatVersion (manifest.h).
+// WriteModel writes 1 for a model with one neighbour table and 2 for one with
+// a complement table.
+inline constexpr int32_t kModelFormatVersion = 2;
 
 struct LoadOptions {
   // Verify each file's sha256 against manifest.json. Costs one read pass.

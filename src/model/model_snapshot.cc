@@ -34,6 +34,9 @@ constexpr char kItemIdsFile[] = "item_ids.txt";
 constexpr char kIndptrFile[] = "neighbors_indptr.npy";
 constexpr char kIndicesFile[] = "neighbors_indices.npy";
 constexpr char kScoresFile[] = "neighbors_scores.npy";
+constexpr char kComplementIndptrFile[] = "complements_indptr.npy";
+constexpr char kComplementIndicesFile[] = "complements_indices.npy";
+constexpr char kComplementScoresFile[] = "complements_scores.npy";
 constexpr char kCategoriesFile[] = "item_categories.txt";
 
 // Row indices are int32 (neighbors_indices.npy is int32), so tables larger
@@ -97,50 +100,76 @@ absl::Status BuildIndex(const std::vector<std::string>& ids,
                               first_row + 1, " and ", bad_row + 1));
 }
 
-absl::Status ValidateNeighbors(const ModelSnapshot::Parts& p) {
-  const int64_t items = static_cast<int64_t>(p.item_ids.size());
-  if (p.neighbor_indptr == nullptr) {
-    return Invalid(kIndptrFile, "missing");
+// The file names a neighbour table's messages use.
+struct TableFiles {
+  const char* indptr;
+  const char* indices;
+  const char* scores;
+};
+constexpr TableFiles kSubstituteFiles = {kIndptrFile, kIndicesFile,
+                                         kScoresFile};
+constexpr TableFiles kComplementFiles = {
+    kComplementIndptrFile, kComplementIndicesFile, kComplementScoresFile};
+
+// One CSR neighbour table.
+struct CsrTable {
+  const int64_t* indptr;
+  const int32_t* indices;
+  const float* scores;
+  TableFiles files;
+};
+
+CsrTable SubstitutesTable(const ModelSnapshot::Parts& p) {
+  return {p.neighbor_indptr, p.neighbor_indices, p.neighbor_scores,
+          kSubstituteFiles};
+}
+
+CsrTable ComplementsTable(const ModelSnapshot::Parts& p) {
+  return {p.complement_indptr, p.complement_indices, p.complement_scores,
+          kComplementFiles};
+}
+
+// The same rules for both tables: indptr starts at 0 and never decreases,
+// every index is another item's row, scores are finite and descending per
+// item.
+absl::Status ValidateTable(const CsrTable& t, int64_t items) {
+  if (t.indptr == nullptr) {
+    return Invalid(t.files.indptr, "missing");
   }
-  if (p.neighbor_indptr[0] != 0) {
-    return Invalid(
-        kIndptrFile,
-        absl::StrCat("first entry is ", p.neighbor_indptr[0], ", expected 0"));
+  if (t.indptr[0] != 0) {
+    return Invalid(t.files.indptr, absl::StrCat("first entry is ", t.indptr[0],
+                                                ", expected 0"));
   }
   for (int64_t i = 0; i < items; ++i) {
-    if (p.neighbor_indptr[i + 1] < p.neighbor_indptr[i]) {
-      return Invalid(kIndptrFile,
+    if (t.indptr[i + 1] < t.indptr[i]) {
+      return Invalid(t.files.indptr,
                      absl::StrCat("not non-decreasing at entry ", i + 1, " (",
-                                  p.neighbor_indptr[i + 1], " < ",
-                                  p.neighbor_indptr[i], ")"));
+                                  t.indptr[i + 1], " < ", t.indptr[i], ")"));
     }
   }
-  const int64_t nnz = p.neighbor_indptr[items];
-  if (nnz > 0 &&
-      (p.neighbor_indices == nullptr || p.neighbor_scores == nullptr)) {
-    return Invalid(kIndicesFile, "missing");
+  const int64_t nnz = t.indptr[items];
+  if (nnz > 0 && (t.indices == nullptr || t.scores == nullptr)) {
+    return Invalid(t.files.indices, "missing");
   }
   for (int64_t row = 0; row < items; ++row) {
-    for (int64_t k = p.neighbor_indptr[row]; k < p.neighbor_indptr[row + 1];
-         ++k) {
-      const int32_t j = p.neighbor_indices[k];
+    for (int64_t k = t.indptr[row]; k < t.indptr[row + 1]; ++k) {
+      const int32_t j = t.indices[k];
       if (j < 0 || j >= items) {
         return Invalid(
-            kIndicesFile,
+            t.files.indices,
             absl::StrCat("entry ", k, " (neighbour of item row ", row, ") is ",
                          j, ", outside [0, ", items, ")"));
       }
       if (j == row) {
-        return Invalid(kIndicesFile, absl::StrCat("entry ", k, ": item row ",
-                                                  row, " lists itself"));
+        return Invalid(t.files.indices, absl::StrCat("entry ", k, ": item row ",
+                                                     row, " lists itself"));
       }
-      if (!std::isfinite(p.neighbor_scores[k])) {
-        return Invalid(kScoresFile,
+      if (!std::isfinite(t.scores[k])) {
+        return Invalid(t.files.scores,
                        absl::StrCat("entry ", k, " is not finite"));
       }
-      if (k > p.neighbor_indptr[row] &&
-          p.neighbor_scores[k] > p.neighbor_scores[k - 1]) {
-        return Invalid(kScoresFile,
+      if (k > t.indptr[row] && t.scores[k] > t.scores[k - 1]) {
+        return Invalid(t.files.scores,
                        absl::StrCat("neighbours of item row ", row,
                                     " are not sorted by descending score at "
                                     "entry ",
@@ -149,6 +178,39 @@ absl::Status ValidateNeighbors(const ModelSnapshot::Parts& p) {
     }
   }
   return absl::OkStatus();
+}
+
+// Sizes of an owned CSR table against `items` (FromData), before pointers
+// into it are handed to Create.
+absl::Status CheckOwnedTable(const std::vector<int64_t>& indptr,
+                             const std::vector<int32_t>& indices,
+                             const std::vector<float>& scores, size_t items,
+                             const TableFiles& names) {
+  if (indptr.size() != items + 1) {
+    return Invalid(names.indptr,
+                   absl::StrCat(indptr.size(),
+                                " entries, expected items + 1 = ", items + 1));
+  }
+  const int64_t nnz = indptr.back();
+  if (nnz < 0 || static_cast<size_t>(nnz) != indices.size()) {
+    return Invalid(names.indices, absl::StrCat(indices.size(), " entries, but ",
+                                               names.indptr, " ends at ", nnz));
+  }
+  if (scores.size() != indices.size()) {
+    return Invalid(names.scores,
+                   absl::StrCat(scores.size(), " entries, expected ",
+                                indices.size(), " (one per neighbour index)"));
+  }
+  return absl::OkStatus();
+}
+
+NeighborList Row(const int64_t* indptr, const int32_t* indices,
+                 const float* scores, int32_t item_row) {
+  const int64_t begin = indptr[item_row];
+  const int64_t end = indptr[item_row + 1];
+  const size_t n = static_cast<size_t>(end - begin);
+  return NeighborList{absl::Span<const int32_t>(indices + begin, n),
+                      absl::Span<const float>(scores + begin, n)};
 }
 
 // ---------------------------------------------------------------------------
@@ -198,7 +260,6 @@ uint64_t Mix(uint64_t a, uint64_t b) {
 
 constexpr uint64_t kP0 = 0xa0761d6478bd642full;
 constexpr uint64_t kP1 = 0xe7037ed1a0b428dbull;
-constexpr uint64_t kP2 = 0x8ebc6af09c88c6e3ull;
 
 // Per process, so that the probe sequences of request ids cannot be
 // predicted from outside (as absl's hash is seeded).
@@ -398,12 +459,15 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
   // model they run on two threads; the errors are then reported in the order
   // the checks were always made, so which problem a broken model reports
   // does not depend on timing.
-  absl::Status finite_users, finite_items, neighbors;
+  absl::Status finite_users, finite_items, neighbors, complements;
   auto scan_arrays = [&] {
     const auto scan_start = std::chrono::steady_clock::now();
     finite_users = CheckFinite(p.user_factors, users, p.dim, kUserFactorsFile);
     finite_items = CheckFinite(p.item_factors, items, p.dim, kItemFactorsFile);
-    neighbors = ValidateNeighbors(p);
+    neighbors = ValidateTable(SubstitutesTable(p), items);
+    if (p.complement_indptr != nullptr) {
+      complements = ValidateTable(ComplementsTable(p), items);
+    }
     scan_seconds = SecondsSince(scan_start);
   };
   // Below this many floats a thread costs more than it saves (and the tests'
@@ -418,7 +482,8 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
   }
   absl::Status user_index, item_index;
   // With a single thread, skip the indexes of a model already refused.
-  if (parallel || (finite_users.ok() && finite_items.ok() && neighbors.ok())) {
+  if (parallel || (finite_users.ok() && finite_items.ok() && neighbors.ok() &&
+                   complements.ok())) {
     user_index = BuildIndex(p.user_ids, kUserIdsFile, &snapshot->user_index_);
     if (user_index.ok()) {
       item_index = BuildIndex(p.item_ids, kItemIdsFile, &snapshot->item_index_);
@@ -426,8 +491,8 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
   }
   const double index_seconds = SecondsSince(start);
   if (scanner.joinable()) scanner.join();
-  for (absl::Status* s :
-       {&finite_users, &finite_items, &neighbors, &user_index, &item_index}) {
+  for (absl::Status* s : {&finite_users, &finite_items, &neighbors,
+                          &complements, &user_index, &item_index}) {
     RETURN_IF_ERROR(*s);
   }
   std::vector<std::pair<std::string, double>>& phases = p.metadata.load_phases;
@@ -466,23 +531,16 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::FromData(
     // No neighbour table at all: an empty CSR.
     data.neighbor_indptr.assign(items + 1, 0);
   }
-  if (data.neighbor_indptr.size() != items + 1) {
-    return Invalid(kIndptrFile,
-                   absl::StrCat(data.neighbor_indptr.size(),
-                                " entries, expected items + 1 = ", items + 1));
-  }
-  const int64_t nnz = data.neighbor_indptr.back();
-  if (nnz < 0 || static_cast<size_t>(nnz) != data.neighbor_indices.size()) {
-    return Invalid(
-        kIndicesFile,
-        absl::StrCat(data.neighbor_indices.size(),
-                     " entries, but neighbors_indptr ends at ", nnz));
-  }
-  if (data.neighbor_scores.size() != data.neighbor_indices.size()) {
-    return Invalid(kScoresFile, absl::StrCat(data.neighbor_scores.size(),
-                                             " entries, expected ",
-                                             data.neighbor_indices.size(),
-                                             " (one per neighbour index)"));
+  RETURN_IF_ERROR(CheckOwnedTable(data.neighbor_indptr, data.neighbor_indices,
+                                  data.neighbor_scores, items,
+                                  kSubstituteFiles));
+  const bool complements = !data.complement_indptr.empty() ||
+                           !data.complement_indices.empty() ||
+                           !data.complement_scores.empty();
+  if (complements) {
+    RETURN_IF_ERROR(
+        CheckOwnedTable(data.complement_indptr, data.complement_indices,
+                        data.complement_scores, items, kComplementFiles));
   }
 
   // The vectors move into a shared holder whose buffers back the Parts
@@ -499,6 +557,11 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::FromData(
   parts.neighbor_indptr = owned->neighbor_indptr.data();
   parts.neighbor_indices = owned->neighbor_indices.data();
   parts.neighbor_scores = owned->neighbor_scores.data();
+  if (complements) {
+    parts.complement_indptr = owned->complement_indptr.data();
+    parts.complement_indices = owned->complement_indices.data();
+    parts.complement_scores = owned->complement_scores.data();
+  }
   parts.storage.push_back(std::move(owned));
   return Create(std::move(parts));
 }
@@ -515,13 +578,24 @@ int64_t ModelSnapshot::num_neighbors() const {
   return parts_.neighbor_indptr[parts_.item_ids.size()];
 }
 
+int64_t ModelSnapshot::num_complements() const {
+  if (parts_.complement_indptr == nullptr) return 0;
+  return parts_.complement_indptr[parts_.item_ids.size()];
+}
+
 NeighborList ModelSnapshot::Neighbors(int32_t item_row) const {
-  const int64_t begin = parts_.neighbor_indptr[item_row];
-  const int64_t end = parts_.neighbor_indptr[item_row + 1];
-  const size_t n = static_cast<size_t>(end - begin);
-  return NeighborList{
-      absl::Span<const int32_t>(parts_.neighbor_indices + begin, n),
-      absl::Span<const float>(parts_.neighbor_scores + begin, n)};
+  return Row(parts_.neighbor_indptr, parts_.neighbor_indices,
+             parts_.neighbor_scores, item_row);
+}
+
+NeighborList ModelSnapshot::Neighbors(int32_t item_row,
+                                      NeighborTable table) const {
+  if (table == NeighborTable::kComplements &&
+      parts_.complement_indptr != nullptr) {
+    return Row(parts_.complement_indptr, parts_.complement_indices,
+               parts_.complement_scores, item_row);
+  }
+  return Neighbors(item_row);
 }
 
 absl::string_view ModelSnapshot::ItemCategory(int32_t item_row) const {

@@ -32,6 +32,14 @@ struct ModelData {
   std::vector<int64_t> neighbor_indptr;
   std::vector<int32_t> neighbor_indices;
   std::vector<float> neighbor_scores;
+  // The complement table (co-purchased / co-carted items), same CSR layout.
+  // All three empty: the model has no separate complement table, and the
+  // neighbour table above serves both roles (a format_version 1 model).
+  // Otherwise the neighbour table above is the substitutes (co-viewed)
+  // table. An all-zero indptr is a separate, empty complement table.
+  std::vector<int64_t> complement_indptr;
+  std::vector<int32_t> complement_indices;
+  std::vector<float> complement_scores;
   // Empty, or one category per item row ("" for none).
   std::vector<std::string> item_categories;
 };
@@ -95,6 +103,10 @@ class IdIndex {
   uint64_t seed_ = 0;
 };
 
+// Which neighbour table (README "Scoring"): substitutes follow VIEW/CLICK/
+// wishlist events, complements follow ADD_TO_CART/PURCHASE.
+enum class NeighborTable { kSubstitutes, kComplements };
+
 // The neighbours of one item row: parallel arrays, sorted by descending score.
 struct NeighborList {
   absl::Span<const int32_t> items;
@@ -102,10 +114,12 @@ struct NeighborList {
 };
 
 // An immutable, fully validated model: factor matrices, id tables and the
-// item-neighbour table. Every accessor is const and the object never changes
-// after construction, so it is safe to share across threads without locking.
-// The arrays are either owned vectors (FromData) or read-only memory-mapped
-// .npy files (model_loader.h); `storage_` keeps whichever alive.
+// item-neighbour tables (substitutes, and optionally a separate complement
+// table; without one the substitutes table serves both roles). Every accessor
+// is const and the object never changes after construction, so it is safe to
+// share across threads without locking. The arrays are either owned vectors
+// (FromData) or read-only memory-mapped .npy files (model_loader.h); `storage_`
+// keeps whichever alive.
 class ModelSnapshot {
  public:
   // Views of arrays whose lifetime `storage` guarantees. Used by the loader.
@@ -119,7 +133,11 @@ class ModelSnapshot {
     const int64_t* neighbor_indptr = nullptr;   // item_ids.size() + 1
     const int32_t* neighbor_indices = nullptr;  // neighbor_indptr[last]
     const float* neighbor_scores = nullptr;     // neighbor_indptr[last]
-    std::vector<std::string> item_categories;   // empty or one per item
+    // The complement table, same layout; all null: none (format_version 1).
+    const int64_t* complement_indptr = nullptr;   // item_ids.size() + 1
+    const int32_t* complement_indices = nullptr;  // complement_indptr[last]
+    const float* complement_scores = nullptr;     // complement_indptr[last]
+    std::vector<std::string> item_categories;     // empty or one per item
     std::vector<std::shared_ptr<const void>> storage;
     // If set, Create calls it once its own checks have passed, before it
     // returns the snapshot, and fails with its error. The loader waits there
@@ -128,10 +146,11 @@ class ModelSnapshot {
     std::function<absl::Status(ModelMetadata* metadata)> finish;
   };
 
-  // Validates `parts` (finite factors, indptr monotone and in range, neighbour
-  // indices in range and not self, finite scores, no empty or duplicate ids)
-  // and builds the id lookup tables. Error messages name the file
-  // (e.g. "item_factors.npy: row 7 column 3 is NaN").
+  // Validates `parts` (finite factors; for the neighbour table and the
+  // complement table, if any: indptr monotone and in range, indices in range
+  // and not self, finite scores sorted descending per item; no empty or
+  // duplicate ids) and builds the id lookup tables. Error messages name the
+  // file (e.g. "item_factors.npy: row 7 column 3 is NaN").
   static absl::StatusOr<std::unique_ptr<const ModelSnapshot>> Create(
       Parts parts);
 
@@ -148,6 +167,10 @@ class ModelSnapshot {
   int64_t num_users() const;
   int64_t num_items() const;
   int64_t num_neighbors() const;  // total entries of the neighbour table
+  // The model has a separate complement table (format_version 2).
+  bool has_complements() const { return parts_.complement_indptr != nullptr; }
+  // Entries of the complement table; 0 when there is none.
+  int64_t num_complements() const;
   bool has_categories() const { return !parts_.item_categories.empty(); }
 
   // Row of `id`, or -1 if the model does not know it.
@@ -169,7 +192,12 @@ class ModelSnapshot {
   const float* ItemFactors(int32_t row) const {
     return parts_.item_factors + static_cast<int64_t>(row) * parts_.dim;
   }
+  // The substitutes table: the only table of a format_version 1 model.
   NeighborList Neighbors(int32_t item_row) const;
+  // The neighbours of `item_row` in `table`. kComplements falls back to the
+  // substitutes table when !has_complements(), so callers need not care
+  // which format the model came in.
+  NeighborList Neighbors(int32_t item_row, NeighborTable table) const;
   // "" when the model has no categories.
   absl::string_view ItemCategory(int32_t item_row) const;
 

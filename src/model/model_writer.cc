@@ -25,6 +25,13 @@ absl::Status Invalid(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("WriteModel: ", what));
 }
 
+// As in ModelSnapshot::FromData: all three complement arrays empty means no
+// separate complement table.
+bool HasComplements(const ModelData& d) {
+  return !d.complement_indptr.empty() || !d.complement_indices.empty() ||
+         !d.complement_scores.empty();
+}
+
 // Checks what ModelSnapshot cannot see: sizes that make the raw pointers
 // safe to hand to Create, and the rules of the on-disk format (ids must be
 // representable as lines, at least one item, a version string).
@@ -68,6 +75,21 @@ absl::Status CheckShapes(const ModelData& d) {
                        d.neighbor_scores.size(), " neighbor_scores"));
     }
   }
+  if (HasComplements(d)) {
+    if (static_cast<int64_t>(d.complement_indptr.size()) != items + 1) {
+      return Invalid(absl::StrCat("complement_indptr has ",
+                                  d.complement_indptr.size(),
+                                  " entries, expected ", items + 1));
+    }
+    const int64_t nnz = d.complement_indptr.back();
+    if (static_cast<int64_t>(d.complement_indices.size()) != nnz ||
+        static_cast<int64_t>(d.complement_scores.size()) != nnz) {
+      return Invalid(
+          absl::StrCat("complement_indptr ends at ", nnz, " but there are ",
+                       d.complement_indices.size(), " complement_indices and ",
+                       d.complement_scores.size(), " complement_scores"));
+    }
+  }
   if (!d.item_categories.empty() &&
       d.item_categories.size() != d.item_ids.size()) {
     return Invalid(absl::StrCat("item_categories has ",
@@ -108,6 +130,11 @@ absl::Status ValidateContent(const ModelData& d,
   parts.neighbor_indptr = indptr.data();
   parts.neighbor_indices = d.neighbor_indices.data();
   parts.neighbor_scores = d.neighbor_scores.data();
+  if (HasComplements(d)) {
+    parts.complement_indptr = d.complement_indptr.data();
+    parts.complement_indices = d.complement_indices.data();
+    parts.complement_scores = d.complement_scores.data();
+  }
   // The snapshot is discarded right away, while `d` is still alive.
   return ModelSnapshot::Create(std::move(parts)).status();
 }
@@ -175,13 +202,19 @@ absl::Status WriteModel(const ModelData& data, const std::string& dir) {
   RETURN_IF_ERROR(ValidateContent(data, *indptr));
   RETURN_IF_ERROR(CreateDirectories(dir));
 
+  const bool complements = HasComplements(data);
   ModelManifest m;
-  m.format_version = kModelFormatVersion;
+  // Version 1 whenever it can express the model, so that servers older than
+  // version 2 keep loading single-table models (docs/model-format.md,
+  // Compatibility).
+  m.format_version =
+      complements ? kTwoTableFormatVersion : kOldestModelFormatVersion;
   m.model_version = data.version;
   m.dim = data.dim;
   m.num_users = users;
   m.num_items = items;
   m.num_neighbors = static_cast<int64_t>(data.neighbor_indices.size());
+  m.num_complements = static_cast<int64_t>(data.complement_indices.size());
   m.created_by = "rerank WriteModel";
 
   RETURN_IF_ERROR(WriteText(dir, kUserIdsRole, data.user_ids, &m));
@@ -205,6 +238,23 @@ absl::Status WriteModel(const ModelData& data, const std::string& dir) {
                              {m.num_neighbors}, &m));
   RETURN_IF_ERROR(WriteArray(dir, kNeighborsScoresRole, data.neighbor_scores,
                              {m.num_neighbors}, &m));
+  if (complements) {
+    RETURN_IF_ERROR(WriteArray(dir, kComplementsIndptrRole,
+                               data.complement_indptr, {items + 1}, &m));
+    RETURN_IF_ERROR(WriteArray(dir, kComplementsIndicesRole,
+                               data.complement_indices, {m.num_complements},
+                               &m));
+    RETURN_IF_ERROR(WriteArray(dir, kComplementsScoresRole,
+                               data.complement_scores, {m.num_complements},
+                               &m));
+  } else {
+    // As for the categories: stale complement files from an earlier version
+    // 2 model would be ignored, but suggest a table the model does not have.
+    for (const char* role : {kComplementsIndptrRole, kComplementsIndicesRole,
+                             kComplementsScoresRole}) {
+      ::unlink(absl::StrCat(dir, "/", DefaultFileName(role)).c_str());
+    }
+  }
   // The manifest goes last: until it is renamed into place a reader sees the
   // previous manifest, whose checksums no longer match, and refuses the
   // directory (DATA_LOSS) instead of loading a mix of old and new files.

@@ -4,6 +4,7 @@
 //       --factors=32 --iterations=15 --regularization=0.05 --alpha=1
 //       --cg_steps=3 --threads=2 --seed=42
 //       --neighbors=20 --min_support=2 --neighbors_from=cooccurrence
+//       --neighbor_tables=auto
 //
 // See src/training/trainer.h for the pipeline and the library entry point
 // (RunTraining) that this is a thin wrapper over.
@@ -65,6 +66,13 @@ ABSL_FLAG(std::string, neighbors_from, "cooccurrence",
 ABSL_FLAG(double, neighbor_factor_weight, 0.5,
           "With --neighbors_from=both: weight of the factor cosine; the "
           "co-occurrence cosine gets 1 - this.");
+ABSL_FLAG(std::string, neighbor_tables, "auto",
+          "auto: two neighbour tables (substitutes from view/click/wishlist "
+          "events, complements from add_to_cart/purchase events; a "
+          "format_version 2 model) when the log has both kinds and "
+          "neighbours come from co-occurrence, else one; one: a single "
+          "table from all events (format_version 1, readable by older "
+          "servers); two: two tables or fail.");
 ABSL_FLAG(int32_t, max_user_history, 500,
           "Only each user's most recent N distinct items count for "
           "co-occurrence (bounds the quadratic cost).");
@@ -114,6 +122,9 @@ absl::StatusOr<TrainOptions> OptionsFromFlags() {
       static_cast<float>(absl::GetFlag(FLAGS_neighbor_factor_weight));
   o.neighbors.max_user_history = absl::GetFlag(FLAGS_max_user_history);
   o.neighbors.threads = o.als.threads;
+  auto tables = ParseNeighborTables(absl::GetFlag(FLAGS_neighbor_tables));
+  if (!tables.ok()) return tables.status();
+  o.neighbor_tables = *tables;
   return o;
 }
 

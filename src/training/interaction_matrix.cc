@@ -49,9 +49,20 @@ struct Entry {
   int32_t item;
   double weight;
   double last_timestamp;
+  EventTypeMask types;
 };
 
 }  // namespace
+
+int64_t InteractionMatrix::EventsOfTypes(EventTypeMask mask) const {
+  int64_t n = 0;
+  for (int k = 0; k < kNumEventTypes; ++k) {
+    if ((mask & EventTypeBit(static_cast<EventType>(k))) != 0) {
+      n += events_by_type[k];
+    }
+  }
+  return n;
+}
 
 float EventWeights::Get(EventType type) const {
   switch (type) {
@@ -92,6 +103,7 @@ absl::StatusOr<InteractionMatrix> BuildInteractionMatrix(
       continue;
     }
     ++m.num_events;
+    ++m.events_by_type[static_cast<int>(x.event_type)];
     const int32_t u = users.Add(x.user_id);
     const int32_t i = items.Add(x.item_id);
     const uint64_t key =
@@ -99,11 +111,12 @@ absl::StatusOr<InteractionMatrix> BuildInteractionMatrix(
     auto [it, inserted] =
         pair_index.try_emplace(key, static_cast<int64_t>(entries.size()));
     if (inserted) {
-      entries.push_back({u, i, w, x.timestamp});
+      entries.push_back({u, i, w, x.timestamp, EventTypeBit(x.event_type)});
     } else {
       Entry& e = entries[it->second];
       e.weight += w;
       e.last_timestamp = std::max(e.last_timestamp, x.timestamp);
+      e.types |= EventTypeBit(x.event_type);
     }
   }
   if (entries.empty()) {
@@ -134,6 +147,7 @@ absl::StatusOr<InteractionMatrix> BuildInteractionMatrix(
   m.item_index.resize(nnz);
   m.user_weight.resize(nnz);
   m.user_last_timestamp.resize(nnz);
+  m.user_event_types.resize(nnz);
   m.item_indptr.assign(num_items + 1, 0);
   for (size_t k = 0; k < nnz; ++k) {
     const Entry& e = entries[k];
@@ -142,6 +156,7 @@ absl::StatusOr<InteractionMatrix> BuildInteractionMatrix(
     m.item_index[k] = e.item;
     m.user_weight[k] = static_cast<float>(e.weight);
     m.user_last_timestamp[k] = e.last_timestamp;
+    m.user_event_types[k] = e.types;
   }
   for (int32_t u = 0; u < num_users; ++u) {
     m.user_indptr[u + 1] += m.user_indptr[u];

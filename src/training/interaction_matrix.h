@@ -24,6 +24,22 @@ struct EventWeights {
   float Get(EventType type) const;
 };
 
+// A set of event types as a bit mask: bit EventTypeBit(t) for each type t.
+using EventTypeMask = uint8_t;
+constexpr EventTypeMask EventTypeBit(EventType type) {
+  return static_cast<EventTypeMask>(1u << static_cast<unsigned>(type));
+}
+inline constexpr EventTypeMask kAllEventTypes = (1u << kNumEventTypes) - 1;
+// The events that say "considering this item": their co-occurrences are
+// substitutes (README "Scoring").
+inline constexpr EventTypeMask kViewEventTypes =
+    EventTypeBit(EventType::kView) | EventTypeBit(EventType::kClick) |
+    EventTypeBit(EventType::kWishlist);
+// The events that say "buying this item": their co-occurrences are
+// complements.
+inline constexpr EventTypeMask kCartEventTypes =
+    EventTypeBit(EventType::kAddToCart) | EventTypeBit(EventType::kPurchase);
+
 // The user x item matrix of aggregated interaction weights, in both CSR
 // (by user) and CSC (by item) form.
 //
@@ -42,6 +58,9 @@ struct InteractionMatrix {
   std::vector<int32_t> item_index;
   std::vector<float> user_weight;
   std::vector<double> user_last_timestamp;
+  // The types of the pair's weighted events (EventTypeBit mask), so that
+  // neighbours can be built from some event types only.
+  std::vector<EventTypeMask> user_event_types;
 
   // By item: the same entries transposed; users in ascending row order.
   std::vector<int64_t> item_indptr;  // num_items() + 1
@@ -52,6 +71,11 @@ struct InteractionMatrix {
   int64_t num_events = 0;
   // Events dropped because their weight came out as 0.
   int64_t zero_weight_events = 0;
+  // num_events by EventType.
+  std::array<int64_t, kNumEventTypes> events_by_type{};
+
+  // Weighted events of the types in `mask`.
+  int64_t EventsOfTypes(EventTypeMask mask) const;
 
   int32_t num_users() const { return static_cast<int32_t>(user_ids.size()); }
   int32_t num_items() const { return static_cast<int32_t>(item_ids.size()); }

@@ -24,23 +24,36 @@ struct Histories {
   std::vector<int32_t> users;
 };
 
-Histories CapHistories(const InteractionMatrix& m, int max_history) {
+// The histories hold only the (user, item) pairs with an event of a type in
+// `types`; the cap then keeps each user's most recent of those (by the
+// pair's latest event of any type).
+Histories CapHistories(const InteractionMatrix& m, int max_history,
+                       EventTypeMask types) {
   Histories h;
   const int32_t num_users = m.num_users();
   const int32_t num_items = m.num_items();
+  const bool filter = types != kAllEventTypes;
   h.user_indptr.assign(num_users + 1, 0);
   h.items.reserve(m.nnz());
   std::vector<int64_t> order;
   for (int32_t u = 0; u < num_users; ++u) {
     const int64_t lo = m.user_indptr[u];
     const int64_t hi = m.user_indptr[u + 1];
-    if (hi - lo <= max_history) {
+    if (!filter && hi - lo <= max_history) {
       h.items.insert(h.items.end(), m.item_index.begin() + lo,
                      m.item_index.begin() + hi);
+      h.user_indptr[u + 1] = static_cast<int64_t>(h.items.size());
+      continue;
+    }
+    order.clear();
+    for (int64_t k = lo; k < hi; ++k) {
+      if (!filter || (m.user_event_types[k] & types) != 0) order.push_back(k);
+    }
+    if (static_cast<int64_t>(order.size()) <= max_history) {
+      // Still in ascending item order.
+      for (int64_t k : order) h.items.push_back(m.item_index[k]);
     } else {
       // The most recent items; ties broken by item row for determinism.
-      order.resize(hi - lo);
-      for (int64_t k = lo; k < hi; ++k) order[k - lo] = k;
       std::nth_element(order.begin(), order.begin() + max_history, order.end(),
                        [&](int64_t a, int64_t b) {
                          const double ta = m.user_last_timestamp[a];
@@ -131,6 +144,13 @@ absl::Status ValidateNeighborOptions(const NeighborOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("threads must be >= 1, got ", options.threads));
   }
+  if (options.event_types == 0 ||
+      (options.event_types & ~kAllEventTypes) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event_types must be a non-empty set of event types, "
+                     "got mask ",
+                     static_cast<int>(options.event_types)));
+  }
   return absl::OkStatus();
 }
 
@@ -149,12 +169,21 @@ absl::StatusOr<ItemNeighbors> BuildItemNeighbors(
                      item_factors.size(), " floats with dim ", dim));
   }
 
+  if (use_cooc && options.event_types != kAllEventTypes &&
+      matrix.user_event_types.size() != static_cast<size_t>(matrix.nnz())) {
+    return absl::InvalidArgumentError(
+        "neighbours from some event types need the matrix's "
+        "user_event_types (build it with BuildInteractionMatrix)");
+  }
+
   ItemNeighbors out;
   out.indptr.assign(num_items + 1, 0);
   if (options.num_neighbors == 0 || num_items == 0) return out;
 
   Histories hist;
-  if (use_cooc) hist = CapHistories(matrix, options.max_user_history);
+  if (use_cooc) {
+    hist = CapHistories(matrix, options.max_user_history, options.event_types);
+  }
 
   // Unit-length item vectors; zero vectors stay zero (and get no factor
   // neighbours).

@@ -38,12 +38,17 @@ struct NeighborOptions {
   NeighborSource source = NeighborSource::kCooccurrence;
   // Weight of the factor cosine for kBoth, in [0, 1].
   float factor_weight = 0.5f;
+  // Co-occurrence counts only (user, item) pairs with an event of one of
+  // these types: kViewEventTypes gives co-viewed items (substitutes),
+  // kCartEventTypes co-carted / co-bought ones (complements). The history
+  // cap then applies to those pairs. The factor cosine is not affected.
+  EventTypeMask event_types = kAllEventTypes;
   int threads = 1;
 };
 
 // INVALID_ARGUMENT for out-of-range options (num_neighbors < 0,
 // min_support < 1, max_user_history < 2, factor_weight outside [0, 1],
-// threads < 1).
+// threads < 1, no event type).
 absl::Status ValidateNeighborOptions(const NeighborOptions& options);
 
 // The item-neighbour table in CSR form, exactly as ModelData stores it.

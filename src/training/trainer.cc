@@ -22,6 +22,58 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+absl::StatusOr<NeighborTables> ParseNeighborTables(absl::string_view name) {
+  if (name == "auto") return NeighborTables::kAuto;
+  if (name == "one") return NeighborTables::kOne;
+  if (name == "two") return NeighborTables::kTwo;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown neighbour tables '", name, "' (expected auto, one or two)"));
+}
+
+absl::string_view NeighborTablesName(NeighborTables tables) {
+  switch (tables) {
+    case NeighborTables::kAuto:
+      return "auto";
+    case NeighborTables::kOne:
+      return "one";
+    case NeighborTables::kTwo:
+      return "two";
+  }
+  return "?";
+}
+
+absl::StatusOr<bool> ChooseTwoNeighborTables(const InteractionMatrix& matrix,
+                                             const TrainOptions& options,
+                                             std::string* reason) {
+  if (options.neighbor_tables == NeighborTables::kOne) {
+    *reason = "neighbor_tables=one";
+    return false;
+  }
+  // Why two tables cannot be built, or "".
+  std::string missing;
+  if (options.neighbors.source == NeighborSource::kFactors) {
+    missing =
+        "factor neighbours do not depend on event types; two tables need "
+        "co-occurrence (neighbors_from cooccurrence or both)";
+  } else if (matrix.EventsOfTypes(kViewEventTypes) == 0) {
+    missing = "log has no view/click/wishlist events";
+  } else if (matrix.EventsOfTypes(kCartEventTypes) == 0) {
+    missing = "log has no add_to_cart/purchase events";
+  }
+  if (missing.empty()) {
+    *reason =
+        "substitutes from view/click/wishlist events, complements from "
+        "add_to_cart/purchase events";
+    return true;
+  }
+  if (options.neighbor_tables == NeighborTables::kTwo) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("neighbor_tables=two: ", missing));
+  }
+  *reason = std::move(missing);
+  return false;
+}
+
 std::string DefaultModelVersion(absl::Time now) {
   return absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
 }
@@ -37,6 +89,11 @@ absl::StatusOr<ModelData> TrainModelData(const InteractionMatrix& matrix,
   s.nnz = matrix.nnz();
   s.events = matrix.num_events;
   s.zero_weight_events = matrix.zero_weight_events;
+  // Decided before ALS: a forced choice that cannot be met fails fast.
+  ASSIGN_OR_RETURN(
+      const bool two_tables,
+      ChooseTwoNeighborTables(matrix, options, &s.neighbor_tables_reason));
+  s.two_neighbor_tables = two_tables;
 
   spdlog::info(
       "training ALS: {} users x {} items, {} pairs; factors={} "
@@ -63,14 +120,35 @@ absl::StatusOr<ModelData> TrainModelData(const InteractionMatrix& matrix,
                                 : als.iterations.back().normalized_loss;
 
   start = std::chrono::steady_clock::now();
-  ASSIGN_OR_RETURN(
-      ItemNeighbors neighbors,
-      BuildItemNeighbors(matrix, options.neighbors, als.item_factors, als.dim));
-  s.neighbor_seconds = SecondsSince(start);
+  NeighborOptions substitute_options = options.neighbors;
+  if (two_tables) substitute_options.event_types = kViewEventTypes;
+  ASSIGN_OR_RETURN(ItemNeighbors neighbors,
+                   BuildItemNeighbors(matrix, substitute_options,
+                                      als.item_factors, als.dim));
   s.neighbor_entries = neighbors.size();
-  spdlog::info("neighbours ({}): {} entries in {:.3f} s",
-               std::string(NeighborSourceName(options.neighbors.source)),
-               s.neighbor_entries, s.neighbor_seconds);
+  ItemNeighbors complements;
+  if (two_tables) {
+    NeighborOptions complement_options = options.neighbors;
+    complement_options.event_types = kCartEventTypes;
+    ASSIGN_OR_RETURN(complements,
+                     BuildItemNeighbors(matrix, complement_options,
+                                        als.item_factors, als.dim));
+    s.complement_entries = complements.size();
+  }
+  s.neighbor_seconds = SecondsSince(start);
+  if (two_tables) {
+    spdlog::info(
+        "neighbour tables: two ({}); {}: {} substitute entries, {} "
+        "complement entries in {:.3f} s",
+        s.neighbor_tables_reason,
+        std::string(NeighborSourceName(options.neighbors.source)),
+        s.neighbor_entries, s.complement_entries, s.neighbor_seconds);
+  } else {
+    spdlog::info("neighbour tables: one ({}); {}: {} entries in {:.3f} s",
+                 s.neighbor_tables_reason,
+                 std::string(NeighborSourceName(options.neighbors.source)),
+                 s.neighbor_entries, s.neighbor_seconds);
+  }
 
   ModelData data;
   data.version = options.model_version.empty()
@@ -85,6 +163,11 @@ absl::StatusOr<ModelData> TrainModelData(const InteractionMatrix& matrix,
   data.neighbor_indptr = std::move(neighbors.indptr);
   data.neighbor_indices = std::move(neighbors.indices);
   data.neighbor_scores = std::move(neighbors.scores);
+  if (two_tables) {
+    data.complement_indptr = std::move(complements.indptr);
+    data.complement_indices = std::move(complements.indices);
+    data.complement_scores = std::move(complements.scores);
+  }
   if (categories != nullptr) {
     data.item_categories.resize(data.item_ids.size());
     int64_t known = 0;
@@ -172,7 +255,18 @@ std::string FormatTrainSummary(const TrainSummary& s) {
                         s.users, s.items, s.nnz);
   absl::StrAppendFormat(&out, "  loss:       %.6g (normalized %.6g)\n",
                         s.final_loss, s.final_normalized_loss);
-  absl::StrAppendFormat(&out, "  neighbours: %d entries\n", s.neighbor_entries);
+  absl::StrAppendFormat(&out, "  neighbour tables: %s (%s)\n",
+                        s.two_neighbor_tables ? "two" : "one",
+                        s.neighbor_tables_reason);
+  if (s.two_neighbor_tables) {
+    absl::StrAppendFormat(&out,
+                          "  neighbours: %d substitute entries, %d complement "
+                          "entries\n",
+                          s.neighbor_entries, s.complement_entries);
+  } else {
+    absl::StrAppendFormat(&out, "  neighbours: %d entries\n",
+                          s.neighbor_entries);
+  }
   if (s.categorized_items > 0 || s.unknown_category_items > 0) {
     absl::StrAppendFormat(&out,
                           "  categories: %d items categorized (%d category "

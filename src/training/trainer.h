@@ -15,6 +15,23 @@
 
 namespace rerank {
 
+// How many item-neighbour tables to build (docs/model-format.md).
+enum class NeighborTables {
+  // Two when they can differ: the log has both view-type events (view,
+  // click, wishlist) and cart-type events (add_to_cart, purchase), and the
+  // neighbours come from co-occurrence (alone or blended). Otherwise one.
+  kAuto,
+  // One table from all events (a format_version 1 model, as before).
+  kOne,
+  // Substitutes from view-type events, complements from cart-type events;
+  // INVALID_ARGUMENT when the log lacks either kind or the neighbours come
+  // from factors alone.
+  kTwo,
+};
+// "auto", "one", "two".
+absl::StatusOr<NeighborTables> ParseNeighborTables(absl::string_view name);
+absl::string_view NeighborTablesName(NeighborTables tables);
+
 // Everything rerank-train needs: where to read and write, and how to train.
 struct TrainOptions {
   std::string log_path;
@@ -26,7 +43,12 @@ struct TrainOptions {
   LogReadOptions log;
   EventWeights event_weights;
   AlsOptions als;
+  // Similarity, top-K etc. of every table. With two tables, the
+  // substitutes use event_types = kViewEventTypes and the complements
+  // kCartEventTypes (whatever neighbors.event_types says); with one table,
+  // neighbors.event_types as given.
   NeighborOptions neighbors;
+  NeighborTables neighbor_tables = NeighborTables::kAuto;
 };
 
 struct TrainSummary {
@@ -40,7 +62,12 @@ struct TrainSummary {
   int32_t users = 0;
   int32_t items = 0;
   int64_t nnz = 0;  // distinct (user, item) pairs
+  // The neighbour table: with two tables, the substitutes.
   int64_t neighbor_entries = 0;
+  bool two_neighbor_tables = false;
+  int64_t complement_entries = 0;  // 0 with one table
+  // Why one or two tables, e.g. "log has no view/click/wishlist events".
+  std::string neighbor_tables_reason;
   int64_t categorized_items = 0;       // model items with a non-empty category
   int64_t unknown_category_items = 0;  // category-file items not in the model
   double final_loss = 0;               // NaN when no loss was computed
@@ -56,9 +83,17 @@ struct TrainSummary {
 // safe in a path.
 std::string DefaultModelVersion(absl::Time now);
 
+// Whether to build two neighbour tables for `matrix` under `options`
+// (see NeighborTables), with the reason in `*reason`. INVALID_ARGUMENT for
+// NeighborTables::kTwo when two cannot be built.
+absl::StatusOr<bool> ChooseTwoNeighborTables(const InteractionMatrix& matrix,
+                                             const TrainOptions& options,
+                                             std::string* reason);
+
 // Trains factors and neighbours on `matrix` and assembles the model (no
-// file I/O). `categories` may be null. Fills the counting and timing fields
-// of `summary` that it knows about (summary may be null).
+// file I/O): one neighbour table, or substitutes and complements as
+// ChooseTwoNeighborTables decides. `categories` may be null. Fills the counting
+// and timing fields of `summary` that it knows about (summary may be null).
 absl::StatusOr<ModelData> TrainModelData(const InteractionMatrix& matrix,
                                          const TrainOptions& options,
                                          const ItemCategoryMap* categories,

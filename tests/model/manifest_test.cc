@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -12,15 +13,17 @@ namespace {
 
 using ::testing::HasSubstr;
 
-ModelManifest ValidManifest() {
+ModelManifest ValidManifest(int32_t format_version = 1) {
   ModelManifest m;
+  m.format_version = format_version;
   m.model_version = "v \"quoted\"\n\x01";
   m.dim = 8;
   m.num_users = 10;
   m.num_items = 20;
   m.num_neighbors = 30;
+  if (format_version >= 2) m.num_complements = 40;
   m.description = "desc";
-  for (absl::string_view role : ManifestRoles()) {
+  for (absl::string_view role : ManifestRoles(format_version)) {
     m.files[std::string(role)] = {DefaultFileName(role), Sha256Hex(role)};
   }
   return m;
@@ -44,13 +47,117 @@ TEST(ManifestTest, SerializeThenParseRoundTrips) {
 }
 
 TEST(ManifestTest, RolesListMatchesRoleConstantsRequiredFirst) {
-  EXPECT_THAT(ManifestRoles(),
+  EXPECT_THAT(ManifestRoles(1),
               ::testing::ElementsAre(
                   kUserFactorsRole, kItemFactorsRole, kUserIdsRole,
                   kItemIdsRole, kNeighborsIndptrRole, kNeighborsIndicesRole,
                   kNeighborsScoresRole, kItemCategoriesRole));
   EXPECT_TRUE(IsRequiredRole(kUserFactorsRole));
+  EXPECT_TRUE(IsRequiredRole(kComplementsScoresRole));
   EXPECT_FALSE(IsRequiredRole(kItemCategoriesRole));
+}
+
+TEST(ManifestTest, Version2AddsTheComplementRolesBeforeTheOptionalOne) {
+  EXPECT_THAT(
+      ManifestRoles(2),
+      ::testing::ElementsAre(kUserFactorsRole, kItemFactorsRole, kUserIdsRole,
+                             kItemIdsRole, kNeighborsIndptrRole,
+                             kNeighborsIndicesRole, kNeighborsScoresRole,
+                             kComplementsIndptrRole, kComplementsIndicesRole,
+                             kComplementsScoresRole, kItemCategoriesRole));
+  EXPECT_TRUE(ManifestRoles(0).empty());
+  EXPECT_TRUE(ManifestRoles(3).empty());
+  EXPECT_EQ(DefaultFileName(kComplementsIndptrRole), "complements_indptr.npy");
+}
+
+TEST(ManifestTest, Version2RoundTripsNumComplementsAndComplementRoles) {
+  const ModelManifest m = ValidManifest(2);
+  const std::string json = SerializeModelManifest(m);
+  EXPECT_THAT(json, HasSubstr("\"num_complements\": 40"));
+  absl::StatusOr<ModelManifest> back = ParseModelManifest(json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->format_version, 2);
+  EXPECT_EQ(back->num_complements, 40);
+  ASSERT_EQ(back->files.size(), 11u);
+  EXPECT_EQ(back->files.at(kComplementsIndicesRole).path,
+            "complements_indices.npy");
+}
+
+TEST(ManifestTest, Version1IsSerializedWithoutNumComplements) {
+  ModelManifest m = ValidManifest(1);
+  m.num_complements = 5;  // ignored: version 1 has no such key
+  EXPECT_THAT(SerializeModelManifest(m),
+              ::testing::Not(HasSubstr("num_complements")));
+}
+
+TEST(ManifestTest, Version1RefusesNumComplementsNamingTheKey) {
+  std::string json = absl::StrReplaceAll(
+      SerializeModelManifest(ValidManifest(1)),
+      {{"\"dim\": 8,", "\"dim\": 8, \"num_complements\": 0,"}});
+  absl::Status s = ParseModelManifest(json).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("unknown key 'num_complements' for format_version 1 "
+                        "(the complement table needs format_version 2)"));
+}
+
+TEST(ManifestTest, Version1RefusesComplementRolesNamingTheRole) {
+  ModelManifest m = ValidManifest(1);
+  m.files[kComplementsScoresRole] = {"complements_scores.npy", Sha256Hex("x")};
+  absl::Status s = ParseModelManifest(SerializeModelManifest(m)).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("unknown key 'complements_scores' in 'files' for "
+                        "format_version 1"));
+}
+
+TEST(ManifestTest, Version2RequiresEveryComplementRole) {
+  for (const char* role : {kComplementsIndptrRole, kComplementsIndicesRole,
+                           kComplementsScoresRole}) {
+    ModelManifest m = ValidManifest(2);
+    m.files.erase(role);
+    absl::Status s = ParseModelManifest(SerializeModelManifest(m)).status();
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr(absl::StrCat("missing required file role 'files.",
+                                       role, "'")));
+  }
+}
+
+TEST(ManifestTest, Version2RequiresNumComplements) {
+  std::string json =
+      absl::StrReplaceAll(SerializeModelManifest(ValidManifest(2)),
+                          {{"\"num_complements\": 40,", ""}});
+  EXPECT_THAT(std::string(ParseModelManifest(json).status().message()),
+              HasSubstr("missing required key 'num_complements'"));
+  json = absl::StrReplaceAll(
+      SerializeModelManifest(ValidManifest(2)),
+      {{"\"num_complements\": 40", "\"num_complements\": -1"}});
+  EXPECT_THAT(std::string(ParseModelManifest(json).status().message()),
+              HasSubstr("'num_complements' is -1"));
+}
+
+TEST(ManifestTest, UnsupportedVersionsNameTheSupportedOnes) {
+  for (int version : {3, 0, -1}) {
+    ModelManifest m = ValidManifest(1);
+    m.format_version = version;
+    // A newer format may have keys this reader does not know: the version
+    // message must win over them.
+    std::string json =
+        absl::StrReplaceAll(SerializeModelManifest(m),
+                            {{"\"dim\": 8,", "\"dim\": 8, \"future\": 1,"}});
+    absl::Status s = ParseModelManifest(json).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(s.message()),
+                HasSubstr(absl::StrCat("format_version ", version, " is ")));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("1 and 2"));
+  }
+  ModelManifest m = ValidManifest(1);
+  m.format_version = 3;
+  EXPECT_THAT(
+      std::string(
+          ParseModelManifest(SerializeModelManifest(m)).status().message()),
+      HasSubstr("format_version 3 is newer than this reader supports (1 and "
+                "2); upgrade rerankd"));
 }
 
 TEST(ManifestTest, SerializationIsDeterministic) {

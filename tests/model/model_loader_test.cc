@@ -30,6 +30,7 @@ using ::rerank::testing::RawNpy;
 using ::rerank::testing::ReadFile;
 using ::rerank::testing::ReplaceRoleFile;
 using ::rerank::testing::TinyModelData;
+using ::rerank::testing::TinyTwoTableModelData;
 using ::rerank::testing::WriteFile;
 using ::testing::HasSubstr;
 
@@ -122,7 +123,8 @@ TEST_F(ModelLoaderTest, FillsMetadataFromDirectoryAndManifest) {
   EXPECT_EQ(md.source_dir, real);
   EXPECT_EQ(md.checksum, Sha256Hex(ReadFile(ManifestPath(dir_))));
   EXPECT_EQ(md.version, "tiny-1");
-  EXPECT_EQ(md.format_version, kModelFormatVersion);
+  // A model with one neighbour table is written as version 1.
+  EXPECT_EQ(md.format_version, 1);
   EXPECT_GE(md.loaded_at_ms, before_ms);
 }
 
@@ -194,6 +196,26 @@ TEST_F(ModelLoaderTest, SkipsChecksumsWhenDisabled) {
   WriteFile(Path("item_factors.npy"), npy);
   EXPECT_TRUE(LoadModel(dir_, {.verify_checksums = false}).ok());
   ExpectRefused(absl::StatusCode::kDataLoss, {"item_factors.npy"});
+}
+
+TEST_F(ModelLoaderTest, V1ModelServesOneTableForBothRoles) {
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.metadata().format_version, 1);
+  EXPECT_FALSE(m.has_complements());
+  EXPECT_EQ(m.num_complements(), 0);
+  for (int32_t r = 0; r < m.num_items(); ++r) {
+    const NeighborList plain = m.Neighbors(r);
+    const NeighborList subs = m.Neighbors(r, NeighborTable::kSubstitutes);
+    const NeighborList comps = m.Neighbors(r, NeighborTable::kComplements);
+    // The very same arrays, not copies.
+    EXPECT_EQ(comps.items.data(), plain.items.data()) << r;
+    EXPECT_EQ(comps.scores.data(), plain.scores.data()) << r;
+    EXPECT_EQ(comps.items.size(), plain.items.size()) << r;
+    EXPECT_EQ(subs.items.data(), plain.items.data()) << r;
+    EXPECT_EQ(subs.items.size(), plain.items.size()) << r;
+  }
 }
 
 TEST(ModelLoaderTestdataTest, LoadsTinyModelWrittenByNumpy) {
@@ -276,15 +298,17 @@ TEST_F(ModelLoaderTest, RefusesFractionalCount) {
 TEST_F(ModelLoaderTest, RefusesNewerFormatVersion) {
   // A newer format may add keys; the version message must win over them.
   ReplaceManifestText("\"format_version\": 1,",
-                      "\"format_version\": 2, \"new_feature\": true,");
+                      "\"format_version\": 3, \"new_feature\": true,");
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
-                {"manifest.json", "format_version 2 is newer"});
+                {"manifest.json: format_version 3 is newer than this reader "
+                 "supports (1 and 2); upgrade rerankd"});
 }
 
 TEST_F(ModelLoaderTest, RefusesFormatVersionZero) {
   ReplaceManifestText("\"format_version\": 1,", "\"format_version\": 0,");
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
-                {"manifest.json", "format_version"});
+                {"manifest.json: format_version 0 is not a format version "
+                 "(this reader supports 1 and 2)"});
 }
 
 TEST_F(ModelLoaderTest, RefusesUnknownManifestKey) {
@@ -627,6 +651,227 @@ TEST_F(ModelLoaderTest, RefusesNanNeighborScore) {
                   *EncodeNpyHeader("<f4", {4}) + RawBytes(s));
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
                 {"neighbors_scores.npy"});
+}
+
+// --- Format version 2: the complement table ----------------------------------
+
+// Like ModelLoaderTest, from a model with a complement table.
+class ModelLoaderV2Test : public ModelLoaderTest {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    data_ = TinyTwoTableModelData();
+    ASSERT_TRUE(WriteModel(data_, dir_).ok());
+  }
+
+  // Rewrites complements_indices.npy with `indices` (checksum updated).
+  void ReplaceComplementIndices(const std::vector<int32_t>& indices) {
+    ReplaceRoleFile(
+        dir_, kComplementsIndicesRole,
+        *EncodeNpyHeader("<i4", {static_cast<int64_t>(indices.size())}) +
+            RawBytes(indices));
+  }
+};
+
+TEST_F(ModelLoaderV2Test, LoadsBothTablesAndReportsVersion2) {
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.metadata().format_version, 2);
+  EXPECT_TRUE(m.has_complements());
+  EXPECT_EQ(m.num_neighbors(), 4);
+  EXPECT_EQ(m.num_complements(), 4);
+  for (int32_t r = 0; r < 4; ++r) {
+    const NeighborList subs = m.Neighbors(r, NeighborTable::kSubstitutes);
+    const NeighborList plain = m.Neighbors(r);
+    EXPECT_THAT(subs.items, ::testing::ElementsAreArray(plain.items)) << r;
+    int64_t b = data_.neighbor_indptr[r];
+    int64_t e = data_.neighbor_indptr[r + 1];
+    EXPECT_THAT(subs.items, ::testing::ElementsAreArray(
+                                data_.neighbor_indices.data() + b, e - b));
+    const NeighborList comps = m.Neighbors(r, NeighborTable::kComplements);
+    b = data_.complement_indptr[r];
+    e = data_.complement_indptr[r + 1];
+    EXPECT_THAT(comps.items, ::testing::ElementsAreArray(
+                                 data_.complement_indices.data() + b, e - b));
+    EXPECT_THAT(comps.scores, ::testing::ElementsAreArray(
+                                  data_.complement_scores.data() + b, e - b));
+  }
+  // i2's substitute is i1, its complements i3 then i4.
+  EXPECT_THAT(m.Neighbors(1).items, ::testing::ElementsAre(0));
+  EXPECT_THAT(m.Neighbors(1, NeighborTable::kComplements).items,
+              ::testing::ElementsAre(2, 3));
+}
+
+TEST_F(ModelLoaderV2Test, LoadsEmptyComplementTable) {
+  data_.complement_indptr.assign(5, 0);
+  data_.complement_indices.clear();
+  data_.complement_scores.clear();
+  ASSERT_TRUE(WriteModel(data_, dir_).ok());
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->metadata().format_version, 2);
+  EXPECT_TRUE((*model)->has_complements());
+  EXPECT_EQ((*model)->num_complements(), 0);
+  // A separate but empty table does not fall back to the substitutes.
+  EXPECT_TRUE(
+      (*model)->Neighbors(0, NeighborTable::kComplements).items.empty());
+  EXPECT_FALSE((*model)->Neighbors(0).items.empty());
+}
+
+TEST_F(ModelLoaderV2Test, RefusesMissingComplementRole) {
+  for (const char* role : {kComplementsIndptrRole, kComplementsIndicesRole,
+                           kComplementsScoresRole}) {
+    ASSERT_TRUE(WriteModel(data_, dir_).ok());
+    EditManifest(dir_, [&](ModelManifest& m) { m.files.erase(role); });
+    ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                  {"manifest.json", absl::StrCat("files.", role)});
+  }
+}
+
+TEST_F(ModelLoaderV2Test, RefusesMissingNumComplements) {
+  ReplaceManifestText("\"num_complements\": 4,", "");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "missing required key 'num_complements'"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementRolesInVersion1Manifest) {
+  // A writer that added the table but did not bump the version.
+  ReplaceManifestText("\"format_version\": 2,", "\"format_version\": 1,");
+  ReplaceManifestText("\"num_complements\": 4,", "");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "unknown key 'complements_", "in 'files'",
+                 "format_version 1"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesNumComplementsInVersion1Manifest) {
+  ReplaceManifestText("\"format_version\": 2,", "\"format_version\": 1,");
+  ExpectRefused(
+      absl::StatusCode::kFailedPrecondition,
+      {"manifest.json", "unknown key 'num_complements'", "format_version 1"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesMissingComplementFile) {
+  ASSERT_EQ(::unlink(Path("complements_scores.npy").c_str()), 0);
+  ExpectRefused(absl::StatusCode::kNotFound, {"complements_scores.npy"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementChecksumMismatch) {
+  std::string npy = ReadFile(Path("complements_scores.npy"));
+  npy.back() ^= 0x01;
+  WriteFile(Path("complements_scores.npy"), npy);
+  ExpectRefused(absl::StatusCode::kDataLoss,
+                {"complements_scores.npy", "sha256"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesInt32ComplementIndptr) {
+  std::vector<int32_t> i32(data_.complement_indptr.begin(),
+                           data_.complement_indptr.end());
+  ReplaceRoleFile(dir_, kComplementsIndptrRole,
+                  *EncodeNpyHeader("<i4", {5}) + RawBytes(i32));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indptr.npy: dtype is '<i4', expected '<i8'"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesFloat64ComplementScores) {
+  std::vector<double> f64(data_.complement_scores.begin(),
+                          data_.complement_scores.end());
+  ReplaceRoleFile(dir_, kComplementsScoresRole,
+                  *EncodeNpyHeader("<f8", {4}) + RawBytes(f64));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_scores.npy: dtype is '<f8', expected '<f4'"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementIndptrWrongLength) {
+  std::vector<int64_t> indptr = {0, 1, 3, 4};
+  ReplaceRoleFile(dir_, kComplementsIndptrRole,
+                  *EncodeNpyHeader("<i8", {4}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indptr.npy", "shape is (4,), expected (5,)",
+                 "num_items + 1"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementIndicesNotMatchingNumComplements) {
+  ReplaceComplementIndices({3, 2, 3});
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indices.npy", "shape is (3,), expected (4,)",
+                 "num_complements in manifest.json"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementIndptrNotEndingAtNumComplements) {
+  std::vector<int64_t> indptr = {0, 1, 3, 3, 3};
+  ReplaceRoleFile(dir_, kComplementsIndptrRole,
+                  *EncodeNpyHeader("<i8", {5}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indptr.npy: last entry is 3, but "
+                 "num_complements in manifest.json is 4"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementIndptrNotStartingAtZero) {
+  std::vector<int64_t> indptr = {1, 1, 3, 4, 4};
+  ReplaceRoleFile(dir_, kComplementsIndptrRole,
+                  *EncodeNpyHeader("<i8", {5}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indptr.npy: first entry is 1"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesDecreasingComplementIndptr) {
+  std::vector<int64_t> indptr = {0, 3, 1, 4, 4};
+  ReplaceRoleFile(dir_, kComplementsIndptrRole,
+                  *EncodeNpyHeader("<i8", {5}) + RawBytes(indptr));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indptr.npy: not non-decreasing at entry 2"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementIndexOutOfBounds) {
+  ReplaceComplementIndices({3, 2, 4, 0});
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indices.npy: entry 2 (neighbour of item row 1) "
+                 "is 4, outside [0, 4)"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesComplementListingItself) {
+  ReplaceComplementIndices({3, 1, 3, 0});
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_indices.npy: entry 1: item row 1 lists itself"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesUnsortedComplementScores) {
+  std::vector<float> s = {0.7f, 0.2f, 0.6f, 0.4f};
+  ReplaceRoleFile(dir_, kComplementsScoresRole,
+                  *EncodeNpyHeader("<f4", {4}) + RawBytes(s));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_scores.npy: neighbours of item row 1 are not "
+                 "sorted by descending score at entry 2"});
+}
+
+TEST_F(ModelLoaderV2Test, RefusesNonFiniteComplementScore) {
+  std::vector<float> s = data_.complement_scores;
+  s[3] = std::numeric_limits<float>::infinity();
+  ReplaceRoleFile(dir_, kComplementsScoresRole,
+                  *EncodeNpyHeader("<f4", {4}) + RawBytes(s));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"complements_scores.npy: entry 3 is not finite"});
+}
+
+TEST(ModelLoaderTestdataTest, LoadsTinyVersion2ModelWrittenByNumpy) {
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(
+      absl::StrCat(RERANK_SOURCE_DIR, "/tests/testdata/model_tiny_v2"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.metadata().format_version, 2);
+  EXPECT_EQ(m.version(), "tiny-v2-2024-06-01");
+  ASSERT_TRUE(m.has_complements());
+  // Boots: substitute sneakers (co-viewed), complement socks (co-bought).
+  const int32_t boots = m.FindItem("sku-boots");
+  ASSERT_GE(boots, 0);
+  const NeighborList subs = m.Neighbors(boots, NeighborTable::kSubstitutes);
+  ASSERT_FALSE(subs.items.empty());
+  EXPECT_EQ(m.item_id(subs.items[0]), "sku-sneakers");
+  const NeighborList comps = m.Neighbors(boots, NeighborTable::kComplements);
+  ASSERT_FALSE(comps.items.empty());
+  EXPECT_EQ(m.item_id(comps.items[0]), "sku-socks");
+  EXPECT_FLOAT_EQ(comps.scores[0], 0.9f);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ using ::rerank::testing::NumpyUnavailableReason;
 using ::rerank::testing::ReadFile;
 using ::rerank::testing::RunCommand;
 using ::rerank::testing::TinyModelData;
+using ::rerank::testing::TinyTwoTableModelData;
 using ::rerank::testing::WriteFile;
 
 #define SKIP_WITHOUT_NUMPY()                             \
@@ -48,20 +49,66 @@ int RunPython(const std::string& script, const std::string& env,
   return RunCommand(absl::StrCat(env, " ", kSystemPython, " ", path), output);
 }
 
-TEST(ModelPythonTest, DocsExampleWritesLoadableModel) {
-  SKIP_WITHOUT_NUMPY();
+// The docs' Python example, with the line that sets `complements` replaced
+// by `complements_line` unless that is empty.
+std::string DocsExample(const std::string& complements_line) {
   const std::string doc =
       ReadFile(absl::StrCat(RERANK_SOURCE_DIR, "/docs/model-format.md"));
-  const std::string script = FirstPythonBlock(doc);
-  ASSERT_FALSE(script.empty()) << "docs/model-format.md has no ```python block";
+  std::string script = FirstPythonBlock(doc);
+  if (script.empty() || complements_line.empty()) return script;
+  const size_t start = script.find("\ncomplements = ");
+  if (start == std::string::npos) return "";
+  const size_t end = script.find('\n', start + 1);
+  return absl::StrCat(script.substr(0, start + 1), complements_line,
+                      script.substr(end));
+}
+
+absl::StatusOr<std::shared_ptr<const ModelSnapshot>> RunDocsExample(
+    const std::string& script) {
   const std::string out = absl::StrCat(MakeTempDir(), "/model");
   std::string output;
-  ASSERT_EQ(RunPython(script, absl::StrCat("MODEL_DIR='", out, "'"), &output),
-            0)
-      << output;
-  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(out);
+  const int rc =
+      RunPython(script, absl::StrCat("MODEL_DIR='", out, "'"), &output);
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("exit ", rc, ": ", output));
+  }
+  return LoadModel(out);
+}
+
+TEST(ModelPythonTest, DocsExampleWritesLoadableModel) {
+  SKIP_WITHOUT_NUMPY();
+  const std::string script = DocsExample("");
+  ASSERT_FALSE(script.empty()) << "docs/model-format.md has no ```python block";
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model =
+      RunDocsExample(script);
   ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_GT((*model)->num_items(), 0);
+  // As written, the example has both tables: a version 2 model.
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.metadata().format_version, 2);
+  EXPECT_GT(m.num_items(), 0);
+  EXPECT_GT(m.num_neighbors(), 0);
+  ASSERT_TRUE(m.has_complements());
+  EXPECT_EQ(m.num_complements(), 4);
+  const NeighborList c =
+      m.Neighbors(m.FindItem("sku-2"), NeighborTable::kComplements);
+  ASSERT_EQ(c.items.size(), 2u);
+  EXPECT_EQ(m.item_id(c.items[0]), "sku-3");
+  EXPECT_FLOAT_EQ(c.scores[0], 0.5f);
+  const NeighborList n = m.Neighbors(m.FindItem("sku-2"));
+  ASSERT_EQ(n.items.size(), 1u);
+  EXPECT_EQ(m.item_id(n.items[0]), "sku-1");
+}
+
+TEST(ModelPythonTest, DocsExampleWithoutComplementsWritesVersion1) {
+  SKIP_WITHOUT_NUMPY();
+  const std::string script = DocsExample("complements = None");
+  ASSERT_FALSE(script.empty())
+      << "docs/model-format.md's example has no `complements = ` line";
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model =
+      RunDocsExample(script);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->metadata().format_version, 1);
+  EXPECT_FALSE((*model)->has_complements());
   EXPECT_GT((*model)->num_neighbors(), 0);
 }
 
@@ -88,6 +135,37 @@ for name, (dtype, shape) in expect.items():
         sys.exit("%s: numpy would write %r, we wrote %r"
                  % (name, buf.getvalue()[:128], raw[:128]))
 assert np.load(os.path.join(d, "neighbors_indptr.npy")).tolist() == [0, 2, 3, 3, 4]
+print("ok")
+)py";
+  std::string output;
+  EXPECT_EQ(RunPython(script, absl::StrCat("MODEL_DIR='", dir, "'"), &output),
+            0)
+      << output;
+}
+
+TEST(ModelPythonTest, NumpyReadsWrittenComplementTableWithIdenticalBytes) {
+  SKIP_WITHOUT_NUMPY();
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyTwoTableModelData(), dir).ok());
+  const std::string script = R"py(
+import io, json, os, sys
+import numpy as np
+d = os.environ["MODEL_DIR"]
+m = json.load(open(os.path.join(d, "manifest.json")))
+assert m["format_version"] == 2 and m["num_complements"] == 4, m
+expect = {"complements_indptr.npy": ("<i8", [0, 1, 3, 4, 4]),
+          "complements_indices.npy": ("<i4", [3, 2, 3, 0])}
+for name, (dtype, values) in expect.items():
+    raw = open(os.path.join(d, name), "rb").read()
+    a = np.load(io.BytesIO(raw), allow_pickle=False)
+    assert a.dtype == np.dtype(dtype), (name, a.dtype)
+    assert a.tolist() == values, (name, a.tolist())
+    buf = io.BytesIO()
+    np.save(buf, a)
+    if buf.getvalue() != raw:
+        sys.exit("%s: numpy would write different bytes" % name)
+s = np.load(os.path.join(d, "complements_scores.npy"))
+assert s.dtype == np.dtype("<f4") and s.shape == (4,), (s.dtype, s.shape)
 print("ok")
 )py";
   std::string output;

@@ -71,6 +71,17 @@ inline ModelData TinyModelData() {
   return d;
 }
 
+// TinyModelData with a separate complement table (a format_version 2 model):
+// i1 -> i4 (0.7); i2 -> i3 (0.6), i4 (0.2); i3 -> i1 (0.4); i4 -> none.
+inline ModelData TinyTwoTableModelData() {
+  ModelData d = TinyModelData();
+  d.version = "tiny-two-tables-1";
+  d.complement_indptr = {0, 1, 3, 4, 4};
+  d.complement_indices = {3, 2, 3, 0};
+  d.complement_scores = {0.7f, 0.6f, 0.2f, 0.4f};
+  return d;
+}
+
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in.good()) << "cannot read " << path;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -22,6 +23,7 @@ namespace {
 using ::rerank::testing::MakeTempDir;
 using ::rerank::testing::ReadFile;
 using ::rerank::testing::TinyModelData;
+using ::rerank::testing::TinyTwoTableModelData;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
@@ -78,7 +80,7 @@ TEST(WriteModelTest, ManifestRecordsCountsAndChecksumsOfWrittenFiles) {
   absl::StatusOr<ModelManifest> m =
       ParseModelManifest(ReadFile(absl::StrCat(dir, "/manifest.json")));
   ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_EQ(m->format_version, kModelFormatVersion);
+  EXPECT_EQ(m->format_version, 1);
   EXPECT_EQ(m->model_version, "tiny-1");
   EXPECT_EQ(m->dim, 2);
   EXPECT_EQ(m->num_users, 3);
@@ -137,6 +139,99 @@ TEST(WriteModelTest, WritesEmptyNeighborTableWhenIndptrIsEmpty) {
   absl::StatusOr<std::shared_ptr<const ModelSnapshot>> m = LoadModel(dir);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ((*m)->num_neighbors(), 0);
+}
+
+TEST(WriteModelTest, WritesVersion1WithoutComplementTable) {
+  // So that servers that predate version 2 keep loading such models.
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  const std::string manifest = ReadFile(absl::StrCat(dir, "/manifest.json"));
+  EXPECT_THAT(manifest, HasSubstr("\"format_version\": 1,"));
+  EXPECT_THAT(manifest, ::testing::Not(HasSubstr("complements")));
+}
+
+TEST(WriteModelTest, WritesVersion2WithComplementTable) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyTwoTableModelData(), dir).ok());
+  EXPECT_THAT(ListDir(dir),
+              UnorderedElementsAre(
+                  "manifest.json", "user_factors.npy", "item_factors.npy",
+                  "user_ids.txt", "item_ids.txt", "neighbors_indptr.npy",
+                  "neighbors_indices.npy", "neighbors_scores.npy",
+                  "complements_indptr.npy", "complements_indices.npy",
+                  "complements_scores.npy", "item_categories.txt"));
+  absl::StatusOr<ModelManifest> m =
+      ParseModelManifest(ReadFile(absl::StrCat(dir, "/manifest.json")));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->format_version, 2);
+  EXPECT_EQ(m->num_neighbors, 4);
+  EXPECT_EQ(m->num_complements, 4);
+  ASSERT_EQ(m->files.size(), 11u);
+  for (const auto& [role, file] : m->files) {
+    EXPECT_EQ(file.path, DefaultFileName(role));
+    EXPECT_EQ(*Sha256File(absl::StrCat(dir, "/", file.path)), file.sha256)
+        << role;
+  }
+}
+
+TEST(WriteModelTest, Version2RoundTripsBothTables) {
+  const ModelData d = TinyTwoTableModelData();
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(d, dir).ok());
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> m = LoadModel(dir);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)->metadata().format_version, 2);
+  EXPECT_EQ((*m)->version(), d.version);
+  for (int32_t r = 0; r < 4; ++r) {
+    for (const auto& [table, indptr, indices, scores] :
+         {std::tuple(NeighborTable::kSubstitutes, &d.neighbor_indptr,
+                     &d.neighbor_indices, &d.neighbor_scores),
+          std::tuple(NeighborTable::kComplements, &d.complement_indptr,
+                     &d.complement_indices, &d.complement_scores)}) {
+      const NeighborList n = (*m)->Neighbors(r, table);
+      const int64_t b = (*indptr)[r];
+      const int64_t e = (*indptr)[r + 1];
+      EXPECT_THAT(n.items,
+                  ::testing::ElementsAreArray(indices->data() + b, e - b));
+      EXPECT_THAT(n.scores,
+                  ::testing::ElementsAreArray(scores->data() + b, e - b));
+    }
+  }
+}
+
+TEST(WriteModelTest, Version1OverVersion2RemovesComplementFiles) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyTwoTableModelData(), dir).ok());
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  EXPECT_EQ(ListDir(dir).size(), 9u);
+  EXPECT_FALSE(ListDir(dir).contains("complements_indptr.npy"));
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> m = LoadModel(dir);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)->metadata().format_version, 1);
+  EXPECT_FALSE((*m)->has_complements());
+}
+
+TEST(WriteModelTest, RefusesComplementArraysNotMatchingIndptr) {
+  ModelData d = TinyTwoTableModelData();
+  d.complement_scores.pop_back();
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument,
+                "complement_indptr ends at 4");
+  d = TinyTwoTableModelData();
+  d.complement_indptr.pop_back();
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument,
+                "complement_indptr has 4 entries, expected 5");
+  // Indices without an indptr are not "no table".
+  d = TinyTwoTableModelData();
+  d.complement_indptr.clear();
+  ExpectInvalid(d, absl::StatusCode::kInvalidArgument,
+                "complement_indptr has 0 entries");
+}
+
+TEST(WriteModelTest, RefusesComplementContentThatSnapshotValidationRefuses) {
+  ModelData d = TinyTwoTableModelData();
+  d.complement_indices[0] = 0;  // i1 lists itself
+  ExpectInvalid(d, absl::StatusCode::kFailedPrecondition,
+                "complements_indices.npy: entry 0: item row 0 lists itself");
 }
 
 TEST(WriteModelTest, RefusesEmptyVersion) {

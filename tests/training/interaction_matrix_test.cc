@@ -39,6 +39,31 @@ TEST(InteractionMatrixTest, AggregatesWeightsPerPairWithSortedIds) {
   EXPECT_THAT(m->item_weight, ElementsAre(3.0f, 4.0f, 2.0f, 8.0f));
 }
 
+TEST(InteractionMatrixTest, RecordsEachPairsEventTypesAndCountsPerType) {
+  EventWeights weights;
+  weights.wishlist = 0;  // ignored events leave no trace
+  const std::vector<Interaction> log = {
+      Make("u2", "b", EventType::kView, 10),
+      Make("u1", "c", EventType::kPurchase, 20),
+      Make("u2", "b", EventType::kClick, 5),
+      Make("u2", "b", EventType::kView, 11),
+      Make("u2", "a", EventType::kAddToCart, 7),
+      Make("u2", "a", EventType::kWishlist, 8),
+  };
+  const auto m = BuildInteractionMatrix(log, weights);
+  ASSERT_TRUE(m.ok()) << m.status();
+  // Pairs (u1,c), (u2,a), (u2,b).
+  EXPECT_THAT(m->user_event_types,
+              ElementsAre(EventTypeBit(EventType::kPurchase),
+                          EventTypeBit(EventType::kAddToCart),
+                          EventTypeBit(EventType::kView) |
+                              EventTypeBit(EventType::kClick)));
+  EXPECT_THAT(m->events_by_type, ElementsAre(2, 1, 1, 1, 0));
+  EXPECT_EQ(m->EventsOfTypes(kViewEventTypes), 3);
+  EXPECT_EQ(m->EventsOfTypes(kCartEventTypes), 2);
+  EXPECT_EQ(m->EventsOfTypes(kAllEventTypes), m->num_events);
+}
+
 TEST(InteractionMatrixTest, ZeroWeightEventsAreDropped) {
   EventWeights weights;
   weights.view = 0;

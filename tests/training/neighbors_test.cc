@@ -184,6 +184,74 @@ TEST(NeighborsTest, BothBlendsTheTwoCosines) {
   ExpectRow(*n, D, {}, {});
 }
 
+// u1..u3 view A and B together but buy A with C; u4 views C.
+InteractionMatrix ViewedTogetherBoughtTogether() {
+  std::vector<Interaction> log;
+  double ts = 0;
+  for (const char* u : {"u1", "u2", "u3"}) {
+    log.push_back({u, "A", EventType::kView, ++ts, 1.0f});
+    log.push_back({u, "B", EventType::kClick, ++ts, 1.0f});
+    log.push_back({u, "A", EventType::kPurchase, ++ts, 1.0f});
+    log.push_back({u, "C", EventType::kAddToCart, ++ts, 1.0f});
+  }
+  log.push_back({"u4", "C", EventType::kView, ++ts, 1.0f});
+  auto m = BuildInteractionMatrix(log);
+  EXPECT_TRUE(m.ok());
+  return *std::move(m);
+}
+
+TEST(NeighborsTest, EventTypesSelectWhichPairsCoOccur) {
+  const InteractionMatrix m = ViewedTogetherBoughtTogether();
+  ASSERT_THAT(m.item_ids, ElementsAre("A", "B", "C"));
+  NeighborOptions o;
+  o.event_types = kViewEventTypes;
+  auto n = BuildItemNeighbors(m, o);
+  ASSERT_TRUE(n.ok()) << n.status();
+  // Co-viewed: n_A = n_B = 3 (viewers), co = 3. C's one viewer saw only C.
+  ExpectRow(*n, A, {B}, {1.0});
+  ExpectRow(*n, B, {A}, {1.0});
+  ExpectRow(*n, C, {}, {});
+  o.event_types = kCartEventTypes;
+  n = BuildItemNeighbors(m, o);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ExpectRow(*n, A, {C}, {1.0});
+  ExpectRow(*n, B, {}, {});
+  ExpectRow(*n, C, {A}, {1.0});
+  // All events: B and C both co-occur with A (n_C = 4: u4 too).
+  o.event_types = kAllEventTypes;
+  n = BuildItemNeighbors(m, o);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ExpectRow(*n, A, {B, C}, {1.0, 3 / std::sqrt(12.0)});
+}
+
+TEST(NeighborsTest, HistoryCapCountsOnlyTheSelectedEventTypes) {
+  // One user with views of A, B (old) and purchases of C, D, E (recent):
+  // with a cap of 2 over all events only D and E would remain, but the view
+  // histories hold A and B.
+  std::vector<Interaction> log;
+  for (const char* u : {"u1", "u2"}) {
+    log.push_back({u, "A", EventType::kView, 1, 1.0f});
+    log.push_back({u, "B", EventType::kView, 2, 1.0f});
+    log.push_back({u, "C", EventType::kPurchase, 3, 1.0f});
+    log.push_back({u, "D", EventType::kPurchase, 4, 1.0f});
+    log.push_back({u, "E", EventType::kPurchase, 5, 1.0f});
+  }
+  const auto m = BuildInteractionMatrix(log);
+  ASSERT_TRUE(m.ok());
+  constexpr int E = 4;
+  NeighborOptions o;
+  o.max_user_history = 2;
+  o.event_types = kViewEventTypes;
+  const auto n = BuildItemNeighbors(*m, o);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ExpectRow(*n, A, {B}, {1.0});
+  o.event_types = kCartEventTypes;
+  const auto c = BuildItemNeighbors(*m, o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ExpectRow(*c, C, {}, {});  // the cap keeps the two most recent: D, E
+  ExpectRow(*c, D, {E}, {1.0});
+}
+
 TEST(NeighborsTest, RejectsBadOptions) {
   const InteractionMatrix m = HandBuiltMatrix();
   NeighborOptions o;
@@ -196,6 +264,16 @@ TEST(NeighborsTest, RejectsBadOptions) {
   o.source = NeighborSource::kFactors;
   EXPECT_FALSE(BuildItemNeighbors(m, o).ok());  // No factors given.
   EXPECT_FALSE(BuildItemNeighbors(m, o, kFactors, 3).ok());  // Wrong shape.
+  o = {};
+  o.event_types = 0;
+  EXPECT_FALSE(BuildItemNeighbors(m, o).ok());
+  // A hand-made matrix without event types cannot be filtered by them.
+  InteractionMatrix untyped = m;
+  untyped.user_event_types.clear();
+  o = {};
+  EXPECT_TRUE(BuildItemNeighbors(untyped, o).ok());
+  o.event_types = kViewEventTypes;
+  EXPECT_FALSE(BuildItemNeighbors(untyped, o).ok());
   EXPECT_EQ(ParseNeighborSource("both").value(), NeighborSource::kBoth);
   EXPECT_FALSE(ParseNeighborSource("magic").ok());
 }

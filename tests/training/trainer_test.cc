@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -91,6 +92,12 @@ TEST(TrainerTest, WritesAModelThatLoadModelAccepts) {
   EXPECT_EQ(m.num_users(), summary->users);
   EXPECT_EQ(m.num_items(), summary->items);
   EXPECT_EQ(m.num_neighbors(), summary->neighbor_entries);
+  // The demo log has every event type: substitutes and complements.
+  EXPECT_TRUE(summary->two_neighbor_tables);
+  EXPECT_TRUE(m.has_complements());
+  EXPECT_EQ(m.metadata().format_version, 2);
+  EXPECT_EQ(m.num_complements(), summary->complement_entries);
+  EXPECT_GT(m.num_complements(), 0);
   EXPECT_TRUE(m.has_categories());
   const int32_t item = m.FindItem("item 0,1");
   ASSERT_GE(item, 0);
@@ -122,7 +129,188 @@ TEST(TrainerTest, WritesAModelThatLoadModelAccepts) {
       // Neighbours of a cluster-0 item are cluster-0 items.
       EXPECT_EQ(m.item_id(n.items[k])[5], m.item_id(i)[5]);
     }
+    const NeighborList c = m.Neighbors(i, NeighborTable::kComplements);
+    const int64_t c_lo = data->complement_indptr[i];
+    ASSERT_EQ(static_cast<int64_t>(c.items.size()),
+              data->complement_indptr[i + 1] - c_lo);
+    for (size_t k = 0; k < c.items.size(); ++k) {
+      EXPECT_EQ(c.items[k], data->complement_indices[c_lo + k]);
+      EXPECT_EQ(c.scores[k], data->complement_scores[c_lo + k]);
+      EXPECT_EQ(m.item_id(c.items[k])[5], m.item_id(i)[5]);
+    }
   }
+}
+
+// Ten shoppers view boots and sneakers together but buy boots with socks;
+// five others view and buy hats and scarves (so that ALS has more than one
+// taste to fit). With `purchases_only`, every event is a purchase.
+std::string ViewedTogetherBoughtTogetherLog(bool purchases_only = false) {
+  std::string csv = "user_id,item_id,event_type,timestamp\n";
+  auto add = [&](const std::string& user, const char* item, const char* type,
+                 int minute) {
+    absl::StrAppend(
+        &csv, user, ",", item, ",", purchases_only ? "purchase" : type,
+        ",2011-01-01T10:", minute < 10 ? "0" : "", minute, ":00Z\n");
+  };
+  for (int u = 0; u < 10; ++u) {
+    const std::string user = absl::StrCat("shopper", u);
+    add(user, "boots", "view", 1);
+    add(user, "sneakers", "click", 2);
+    add(user, "boots", "add_to_cart", 3);
+    add(user, "socks", "add_to_cart", 4);
+    add(user, "boots", "purchase", 5);
+    add(user, "socks", "purchase", 5);
+  }
+  for (int u = 0; u < 5; ++u) {
+    const std::string user = absl::StrCat("hatter", u);
+    add(user, "hat", "view", 1);
+    add(user, "scarf", "wishlist", 2);
+    add(user, "hat", "purchase", 3);
+    add(user, "scarf", "purchase", 3);
+  }
+  return csv;
+}
+
+// Ids of item `id`'s neighbours in `table`.
+std::vector<std::string> NeighborIds(const ModelSnapshot& m,
+                                     const std::string& id,
+                                     NeighborTable table) {
+  std::vector<std::string> ids;
+  const int32_t row = m.FindItem(id);
+  EXPECT_GE(row, 0) << id;
+  if (row < 0) return ids;
+  for (int32_t j : m.Neighbors(row, table).items) ids.push_back(m.item_id(j));
+  return ids;
+}
+
+TEST(TrainerTest, SubstitutesAreCoViewedAndComplementsCoBought) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", ViewedTogetherBoughtTogetherLog());
+  const auto summary = RunTraining(SmallOptions(dir));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_TRUE(summary->two_neighbor_tables);
+  EXPECT_THAT(FormatTrainSummary(*summary),
+              HasSubstr("neighbour tables: two (substitutes from "
+                        "view/click/wishlist events, complements from "
+                        "add_to_cart/purchase events)"));
+  const auto model = LoadModel(dir + "/model");
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.metadata().format_version, 2);
+  ASSERT_TRUE(m.has_complements());
+  using ::testing::ElementsAre;
+  EXPECT_THAT(NeighborIds(m, "boots", NeighborTable::kSubstitutes),
+              ElementsAre("sneakers"));
+  EXPECT_THAT(NeighborIds(m, "boots", NeighborTable::kComplements),
+              ElementsAre("socks"));
+  EXPECT_THAT(NeighborIds(m, "sneakers", NeighborTable::kSubstitutes),
+              ElementsAre("boots"));
+  EXPECT_THAT(NeighborIds(m, "sneakers", NeighborTable::kComplements),
+              ::testing::IsEmpty());
+  EXPECT_THAT(NeighborIds(m, "socks", NeighborTable::kSubstitutes),
+              ::testing::IsEmpty());
+  EXPECT_THAT(NeighborIds(m, "hat", NeighborTable::kSubstitutes),
+              ElementsAre("scarf"));
+  EXPECT_THAT(NeighborIds(m, "hat", NeighborTable::kComplements),
+              ElementsAre("scarf"));
+}
+
+TEST(TrainerTest, OneTableForcedByOptionMixesAllEvents) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", ViewedTogetherBoughtTogetherLog());
+  TrainOptions o = SmallOptions(dir);
+  o.neighbor_tables = NeighborTables::kOne;
+  const auto summary = RunTraining(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_FALSE(summary->two_neighbor_tables);
+  EXPECT_EQ(summary->complement_entries, 0);
+  EXPECT_THAT(FormatTrainSummary(*summary),
+              HasSubstr("neighbour tables: one (neighbor_tables=one)"));
+  const auto model = LoadModel(o.out_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->metadata().format_version, 1);
+  EXPECT_FALSE((*model)->has_complements());
+  // One table from all events: boots' neighbours are sneakers and socks, and
+  // serve as complements too.
+  EXPECT_THAT(NeighborIds(**model, "boots", NeighborTable::kSubstitutes),
+              ::testing::UnorderedElementsAre("sneakers", "socks"));
+  EXPECT_EQ(NeighborIds(**model, "boots", NeighborTable::kComplements),
+            NeighborIds(**model, "boots", NeighborTable::kSubstitutes));
+}
+
+TEST(TrainerTest, PurchaseOnlyLogWritesOneTableAndSaysWhy) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", ViewedTogetherBoughtTogetherLog(true));
+  TrainOptions o = SmallOptions(dir);
+  const auto summary = RunTraining(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_FALSE(summary->two_neighbor_tables);
+  EXPECT_EQ(summary->neighbor_tables_reason,
+            "log has no view/click/wishlist events");
+  EXPECT_THAT(FormatTrainSummary(*summary),
+              HasSubstr("neighbour tables: one (log has no "
+                        "view/click/wishlist events)"));
+  const auto model = LoadModel(o.out_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->metadata().format_version, 1);
+  EXPECT_FALSE((*model)->has_complements());
+
+  // Forcing two tables is an error that says why, before any training.
+  o.neighbor_tables = NeighborTables::kTwo;
+  const auto forced = RunTraining(o);
+  ASSERT_FALSE(forced.ok());
+  EXPECT_EQ(forced.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(forced.status().message(),
+            "neighbor_tables=two: log has no view/click/wishlist events");
+}
+
+TEST(TrainerTest, ViewOnlyLogWritesOneTable) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv",
+            "user_id,item_id,event_type,timestamp\n"
+            "u1,a,view,1\nu1,b,view,2\nu2,a,click,3\nu2,b,wishlist,4\n");
+  const auto summary = RunTraining(SmallOptions(dir));
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_FALSE(summary->two_neighbor_tables);
+  EXPECT_EQ(summary->neighbor_tables_reason,
+            "log has no add_to_cart/purchase events");
+}
+
+TEST(TrainerTest, IgnoredEventTypesDoNotCountForTheTableChoice) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", ViewedTogetherBoughtTogetherLog());
+  TrainOptions o = SmallOptions(dir);
+  o.event_weights.view = 0;
+  o.event_weights.click = 0;
+  o.event_weights.wishlist = 0;
+  const auto summary = RunTraining(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_FALSE(summary->two_neighbor_tables);
+  EXPECT_EQ(summary->neighbor_tables_reason,
+            "log has no view/click/wishlist events");
+}
+
+TEST(TrainerTest, FactorNeighboursGiveOneTable) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", ViewedTogetherBoughtTogetherLog());
+  TrainOptions o = SmallOptions(dir);
+  o.neighbors.source = NeighborSource::kFactors;
+  const auto summary = RunTraining(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_FALSE(summary->two_neighbor_tables);
+  EXPECT_THAT(summary->neighbor_tables_reason,
+              HasSubstr("factor neighbours do not depend on event types"));
+  o.neighbor_tables = NeighborTables::kTwo;
+  EXPECT_EQ(RunTraining(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TrainerTest, ParsesNeighborTables) {
+  EXPECT_EQ(ParseNeighborTables("auto").value(), NeighborTables::kAuto);
+  EXPECT_EQ(ParseNeighborTables("one").value(), NeighborTables::kOne);
+  EXPECT_EQ(ParseNeighborTables("two").value(), NeighborTables::kTwo);
+  EXPECT_EQ(NeighborTablesName(NeighborTables::kTwo), "two");
+  EXPECT_EQ(ParseNeighborTables("2").status().message(),
+            "unknown neighbour tables '2' (expected auto, one or two)");
 }
 
 TEST(TrainerTest, BadLinesFailOrAreSkippedAndCounted) {
@@ -206,8 +394,13 @@ TEST(TrainerTest, BundledOnlineRetailSampleTrains) {
   EXPECT_EQ(summary->items, 3462);
   EXPECT_EQ(summary->unknown_category_items, 0);
   EXPECT_GT(summary->categorized_items, 2000);
+  // Purchases only: one table, as before this log had event types to split.
+  EXPECT_FALSE(summary->two_neighbor_tables);
+  EXPECT_EQ(summary->neighbor_tables_reason,
+            "log has no view/click/wishlist events");
   const auto model = LoadModel(o.out_dir);
   ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->metadata().format_version, 1);
   // The white hanging heart T-light holder's nearest neighbour is its red
   // twin.
   const int32_t white = (*model)->FindItem("85123A");
@@ -251,12 +444,24 @@ TEST(TrainerTest, CommandLineToolTrainsAndReports) {
   EXPECT_THAT(out, HasSubstr("model cli-1 written to"));
   EXPECT_THAT(out, HasSubstr("1 bad lines skipped"));
   EXPECT_THAT(out, HasSubstr("60 users"));
+  EXPECT_THAT(out, HasSubstr("neighbour tables: two"));
   const auto model = LoadModel(dir + "/model");
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ((*model)->version(), "cli-1");
 
   out.clear();
   EXPECT_EQ(RunCommand(base + " --neighbors_from=magic 2>/dev/null", &out), 2);
+
+  out.clear();
+  ASSERT_EQ(RunCommand(base + " --skip_bad_lines --neighbor_tables=one "
+                              "2>/dev/null",
+                       &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("neighbour tables: one (neighbor_tables=one)"));
+  const auto one = LoadModel(dir + "/model");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_FALSE((*one)->has_complements());
+  EXPECT_EQ(RunCommand(base + " --neighbor_tables=three 2>/dev/null", &out), 2);
 }
 #endif
 
