@@ -152,11 +152,24 @@ struct EventSlot {
 // The kept events on one known item, merged so that the item's neighbour
 // list is walked once however many events name it (a shopper who viewed a
 // product five times would otherwise cost five walks).
+//
+// Events split by the neighbour table they walk (README "Scoring"): VIEW,
+// CLICK and wishlist walk the substitutes, ADD_TO_CART and PURCHASE the
+// complements. A model with one table walks it once with `weight`.
 struct EventGroup {
   int32_t item_row = -1;
   double weight = 0.0;      // sum of decay * w_type: scales neighbour boosts
   double abs_weight = 0.0;  // sum of decay * |w_type|: session vector weight
+  double substitute_weight = 0.0;  // the part of `weight` from view events
+  double complement_weight = 0.0;  // the part from cart/purchase events
+  double substitute_abs = 0.0;     // the parts of abs_weight
+  double complement_abs = 0.0;
 };
+
+// Whether events of `type` walk the complements table (else substitutes).
+inline bool WalksComplements(v1::EventType type) {
+  return type == v1::EVENT_TYPE_ADD_TO_CART || type == v1::EVENT_TYPE_PURCHASE;
+}
 
 // sim(item(group), candidate) met while walking neighbour lists. Recorded
 // only when the request asks for explanations.
@@ -164,6 +177,9 @@ struct NeighborHit {
   int32_t slot = 0;
   int32_t group = 0;
   float similarity = 0.0f;
+  // The table walked: 0 the single table of a one-table model (every event
+  // of the group), 1 substitutes, 2 complements (that role's events only).
+  int8_t table = 0;
 };
 
 // Plain counters; copied into v1::RerankStats by EmitResponse.

@@ -177,6 +177,12 @@ std::vector<ExplainEntry> BuildExplainEntries(const ScoringContext& ctx) {
     }
     for (const NeighborHit& hit : ctx.hits) {
       for (int32_t m = start[hit.group]; m < start[hit.group + 1]; ++m) {
+        // A table of one role explains only the events that walked it.
+        if (hit.table != 0) {
+          const bool complement =
+              WalksComplements(ctx.request.events(members[m]).type());
+          if (complement != (hit.table == 2)) continue;
+        }
         entries.push_back({hit.slot, members[m], /*direct=*/false,
                            static_cast<double>(hit.similarity)});
       }
@@ -238,6 +244,9 @@ void FillExplanation(const ScoringContext& ctx, int32_t slot_index,
     boost->set_direct(direct);
     boost->set_similarity(similarity);
     boost->set_neighbor_weight(ctx.weights.neighbor_weight);
+    boost->set_neighbor_table(WalksComplements(event.type())
+                                  ? v1::NEIGHBOR_TABLE_COMPLEMENTS
+                                  : v1::NEIGHBOR_TABLE_SUBSTITUTES);
     boost->set_contribution(contribution);
   }
 }
@@ -419,8 +428,17 @@ void ResolveEvents(ScoringContext* ctx) {
           &inserted);
       if (inserted) ctx->event_groups.emplace_back().item_row = e.item_row;
       EventGroup& group = ctx->event_groups[g];
-      group.weight += e.decay * e.type_weight;
-      group.abs_weight += e.decay * std::fabs(e.type_weight);
+      const double weight = e.decay * e.type_weight;
+      const double abs_weight = e.decay * std::fabs(e.type_weight);
+      group.weight += weight;
+      group.abs_weight += abs_weight;
+      if (WalksComplements(event.type())) {
+        group.complement_weight += weight;
+        group.complement_abs += abs_weight;
+      } else {
+        group.substitute_weight += weight;
+        group.substitute_abs += abs_weight;
+      }
       e.group = g;
     }
   }
@@ -527,14 +545,8 @@ void ScoreCandidates(ScoringContext* ctx) {
   // each neighbour up among the candidates: O(groups x list length) lookups
   // in the small row table, independent of the number of candidates.
   if (w.neighbor_weight != 0.0) {
-    const int32_t num_groups = static_cast<int32_t>(ctx->event_groups.size());
-    for (int32_t g = 0; g < num_groups; ++g) {
-      const EventGroup& group = ctx->event_groups[g];
-      // abs_weight, not weight: events of opposite sign on one item may
-      // cancel in the score but still each appear in an explanation.
-      if (group.abs_weight == 0.0) continue;
-      const double scale = group.weight * w.neighbor_weight;
-      const NeighborList neighbors = ctx->model.Neighbors(group.item_row);
+    auto walk = [ctx, explain](int32_t g, const NeighborList& neighbors,
+                               double scale, int8_t table) {
       const size_t count = neighbors.items.size();
       for (size_t j = 0; j < count; ++j) {
         const int32_t slot = ctx->slot_by_row.Find(neighbors.items[j]);
@@ -542,7 +554,31 @@ void ScoreCandidates(ScoringContext* ctx) {
         CandidateSlot& c = ctx->candidates[slot];
         if (c.dropped) continue;
         c.boost += scale * static_cast<double>(neighbors.scores[j]);
-        if (explain) ctx->hits.push_back({slot, g, neighbors.scores[j]});
+        if (explain) ctx->hits.push_back({slot, g, neighbors.scores[j], table});
+      }
+    };
+    const bool two_tables = ctx->model.has_complements();
+    const int32_t num_groups = static_cast<int32_t>(ctx->event_groups.size());
+    for (int32_t g = 0; g < num_groups; ++g) {
+      const EventGroup& group = ctx->event_groups[g];
+      // abs weights, not weights: events of opposite sign on one item may
+      // cancel in the score but still each appear in an explanation.
+      if (group.abs_weight == 0.0) continue;
+      if (!two_tables) {
+        // One table serves both roles: one walk with every event's weight.
+        walk(g, ctx->model.Neighbors(group.item_row),
+             group.weight * w.neighbor_weight, 0);
+        continue;
+      }
+      if (group.substitute_abs != 0.0) {
+        walk(g,
+             ctx->model.Neighbors(group.item_row, NeighborTable::kSubstitutes),
+             group.substitute_weight * w.neighbor_weight, 1);
+      }
+      if (group.complement_abs != 0.0) {
+        walk(g,
+             ctx->model.Neighbors(group.item_row, NeighborTable::kComplements),
+             group.complement_weight * w.neighbor_weight, 2);
       }
     }
   }

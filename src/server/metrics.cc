@@ -12,7 +12,9 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "prometheus/exposer.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/metric_type.h"
@@ -207,6 +209,22 @@ RerankMetrics::RerankMetrics()
       counter("rerank_anonymous_users_total",
               "Successful Rerank calls without a user_id.");
 
+  // One row per reason code from the start (README "Merchandising"): the
+  // label is the code's name without its prefix, in lower case.
+  auto& rule_actions = prometheus::BuildCounter()
+                           .Name("rerank_rule_actions_total")
+                           .Help(
+                               "Candidates removed, re-scored or moved by "
+                               "merchandising rules, by reason code.")
+                           .Register(*registry_);
+  for (int code = 1; code < v1::ReasonCode_ARRAYSIZE; ++code) {
+    if (!v1::ReasonCode_IsValid(code)) continue;
+    const std::string name = absl::AsciiStrToLower(
+        v1::ReasonCode_Name(static_cast<v1::ReasonCode>(code)));
+    rule_actions_[code] = &rule_actions.Add(
+        {{"reason", std::string(absl::StripPrefix(name, "reason_code_"))}});
+  }
+
   reloads_family_ =
       &prometheus::BuildCounter()
            .Name("rerank_model_reloads_total")
@@ -263,6 +281,13 @@ void RerankMetrics::OnRerank(const v1::RerankRequest& request,
   candidates_total_->Increment(stats.candidates_received());
   if (stats.unknown_candidates() > 0) {
     unknown_candidates_total_->Increment(stats.unknown_candidates());
+  }
+  for (const v1::ReasonCount& count : stats.reasons()) {
+    const int code = static_cast<int>(count.code());
+    if (code > 0 && code < v1::ReasonCode_ARRAYSIZE &&
+        rule_actions_[code] != nullptr) {
+      rule_actions_[code]->Increment(count.count());
+    }
   }
   // From the fallbacks rather than user_known: the null scorer never knows
   // the user, but it reports no user fallback either.

@@ -132,6 +132,8 @@ class RerankMetrics final : public RerankObserver {
   prometheus::Counter* anonymous_users_total_;
 
   prometheus::Family<prometheus::Counter>* reloads_family_;
+  // rerank_rule_actions_total by ReasonCode (index); [0] unused.
+  prometheus::Counter* rule_actions_[v1::ReasonCode_ARRAYSIZE] = {};
   prometheus::Family<prometheus::Gauge>* model_info_family_;
   prometheus::Gauge* model_loaded_;
   prometheus::Gauge* model_loaded_timestamp_;

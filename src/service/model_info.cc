@@ -15,6 +15,7 @@ v1::ModelInfo ModelInfoFromSnapshot(const ModelSnapshot& model) {
   info.set_checksum(meta.checksum);
   info.set_format_version(static_cast<uint32_t>(meta.format_version));
   info.set_has_categories(model.has_categories());
+  info.set_num_complements(static_cast<uint64_t>(model.num_complements()));
   return info;
 }
 

@@ -728,5 +728,104 @@ TEST(AddProfilesTest, RefusesBadProfilesNamingThem) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("'bad name'"));
 }
 
+// --- Event semantics: two neighbour tables --------------------------------
+
+// "laptop" has a substitute ("laptop2", co-viewed) and a complement ("bag",
+// co-purchased); factors are zero so only neighbour boosts move scores.
+std::unique_ptr<const ModelSnapshot> MakeTwoTableModel(bool two_tables) {
+  ModelData data;
+  data.version = "two-tables";
+  data.dim = 1;
+  data.item_ids = {"laptop", "laptop2", "bag"};
+  data.item_factors = {0, 0, 0};
+  // Substitutes: laptop -> laptop2.
+  data.neighbor_indptr = {0, 1, 1, 1};
+  data.neighbor_indices = {1};
+  data.neighbor_scores = {0.8f};
+  if (two_tables) {
+    // Complements: laptop -> bag.
+    data.complement_indptr = {0, 1, 1, 1};
+    data.complement_indices = {2};
+    data.complement_scores = {0.6f};
+  }
+  auto model = ModelSnapshot::FromData(std::move(data));
+  EXPECT_TRUE(model.ok()) << model.status();
+  return std::move(model).value();
+}
+
+v1::RerankResponse RunEvent(const ModelSnapshot& model, v1::EventType type) {
+  v1::RerankRequest request = Request(R"pb(
+    candidates { item_id: "laptop2" }
+    candidates { item_id: "bag" }
+    explain: true
+  )pb");
+  v1::Event* e = request.add_events();
+  e->set_item_id("laptop");
+  e->set_type(type);
+  e->set_timestamp_ms(kNow);
+  ScorerOptions options;
+  options.weights.view_weight = 1.0;
+  options.weights.add_to_cart_weight = 1.0;
+  options.weights.neighbor_weight = 1.0;
+  v1::RerankResponse response;
+  EXPECT_TRUE(Rerank(model, request, options, kNow, &response).ok());
+  return response;
+}
+
+TEST(EventSemanticsTest, ViewRaisesSubstitutesAndCartRaisesComplements) {
+  const auto model = MakeTwoTableModel(/*two_tables=*/true);
+  v1::RerankResponse r = RunEvent(*model, v1::EVENT_TYPE_VIEW);
+  EXPECT_THAT(Ids(r), ElementsAre("laptop2", "bag"));
+  EXPECT_DOUBLE_EQ(Item(r, "laptop2").score(), 0.800000011920929);
+  EXPECT_DOUBLE_EQ(Item(r, "bag").score(), 0.0);
+  const v1::Boost& view_boost = Item(r, "laptop2").explanation().boosts(0);
+  EXPECT_EQ(view_boost.neighbor_table(), v1::NEIGHBOR_TABLE_SUBSTITUTES);
+  EXPECT_THAT(Item(r, "bag").explanation().boosts(), IsEmpty());
+
+  r = RunEvent(*model, v1::EVENT_TYPE_ADD_TO_CART);
+  EXPECT_THAT(Ids(r), ElementsAre("bag", "laptop2"));
+  EXPECT_DOUBLE_EQ(Item(r, "bag").score(), 0.60000002384185791);
+  EXPECT_DOUBLE_EQ(Item(r, "laptop2").score(), 0.0);
+  const v1::Boost& cart_boost = Item(r, "bag").explanation().boosts(0);
+  EXPECT_EQ(cart_boost.neighbor_table(), v1::NEIGHBOR_TABLE_COMPLEMENTS);
+  EXPECT_NEAR(cart_boost.similarity(), 0.6, 1e-7);
+}
+
+TEST(EventSemanticsTest, OneTableModelServesBothRoles) {
+  const auto model = MakeTwoTableModel(/*two_tables=*/false);
+  for (const v1::EventType type :
+       {v1::EVENT_TYPE_VIEW, v1::EVENT_TYPE_ADD_TO_CART}) {
+    const v1::RerankResponse r = RunEvent(*model, type);
+    EXPECT_THAT(Ids(r), ElementsAre("laptop2", "bag")) << type;
+    EXPECT_DOUBLE_EQ(Item(r, "laptop2").score(), 0.800000011920929) << type;
+  }
+}
+
+TEST(EventSemanticsTest, MixedEventsOnOneItemWalkEachTableWithItsOwnWeight) {
+  const auto model = MakeTwoTableModel(/*two_tables=*/true);
+  v1::RerankRequest request = Request(R"pb(
+    candidates { item_id: "laptop2" }
+    candidates { item_id: "bag" }
+    explain: true
+    events { item_id: "laptop" type: EVENT_TYPE_VIEW }
+    events { item_id: "laptop" type: EVENT_TYPE_ADD_TO_CART }
+  )pb");
+  for (v1::Event& e : *request.mutable_events()) e.set_timestamp_ms(kNow);
+  ScorerOptions options;
+  options.weights.view_weight = 1.0;
+  options.weights.add_to_cart_weight = 2.0;
+  options.weights.neighbor_weight = 1.0;
+  v1::RerankResponse r;
+  ASSERT_TRUE(Rerank(*model, request, options, kNow, &r).ok());
+  // laptop2: view only (1 * 0.8); bag: cart only (2 * 0.6).
+  EXPECT_NEAR(Item(r, "laptop2").score(), 0.8, 1e-6);
+  EXPECT_NEAR(Item(r, "bag").score(), 1.2, 1e-6);
+  // Each explanation names only the event that walked the table.
+  ASSERT_EQ(Item(r, "bag").explanation().boosts_size(), 1);
+  EXPECT_EQ(Item(r, "bag").explanation().boosts(0).event_index(), 1);
+  ASSERT_EQ(Item(r, "laptop2").explanation().boosts_size(), 1);
+  EXPECT_EQ(Item(r, "laptop2").explanation().boosts(0).event_index(), 0);
+}
+
 }  // namespace
 }  // namespace rerank

@@ -107,6 +107,39 @@ TEST(RerankMetricsTest, OnRerankCountsByCodeAndFromTheResponse) {
   EXPECT_THAT(MetricValue(text, "rerank_model_loaded"), Optional(0.0));
 }
 
+TEST(RerankMetricsTest, RuleActionsAreCountedByReason) {
+  std::unique_ptr<RerankMetrics> metrics = RerankMetrics::Create();
+  v1::RerankResponse response;
+  v1::ReasonCount* boosted = response.mutable_stats()->add_reasons();
+  boosted->set_code(v1::REASON_CODE_BOOSTED);
+  boosted->set_count(3);
+  v1::ReasonCount* pinned = response.mutable_stats()->add_reasons();
+  pinned->set_code(v1::REASON_CODE_PINNED);
+  pinned->set_count(1);
+  metrics->OnRerank(v1::RerankRequest(), response, absl::OkStatus(),
+                    absl::Microseconds(40));
+  metrics->OnRerank(v1::RerankRequest(), response, absl::OkStatus(),
+                    absl::Microseconds(40));
+  // A refused call's response is not counted.
+  metrics->OnRerank(v1::RerankRequest(), response,
+                    absl::InvalidArgumentError("x"), absl::Microseconds(40));
+  const std::string text = metrics->Render();
+  EXPECT_THAT(
+      MetricValue(text, R"(rerank_rule_actions_total{reason="boosted"})"),
+      Optional(6.0));
+  EXPECT_THAT(
+      MetricValue(text, R"(rerank_rule_actions_total{reason="pinned"})"),
+      Optional(2.0));
+  // Every reason has a row from the start.
+  EXPECT_THAT(
+      MetricValue(text, R"(rerank_rule_actions_total{reason="out_of_stock"})"),
+      Optional(0.0));
+  EXPECT_THAT(
+      MetricValue(text,
+                  R"(rerank_rule_actions_total{reason="diversity_promoted"})"),
+      Optional(0.0));
+}
+
 TEST(RerankMetricsTest, ReloadOutcomesAndModelInfoFollowTheServedModel) {
   std::unique_ptr<RerankMetrics> metrics = RerankMetrics::Create();
   ReloadResult a;
