@@ -40,6 +40,13 @@ ABSL_FLAG(std::optional<int64_t>, now_ms, std::nullopt,
           "rerank: score at this epoch ms (default server clock)");
 ABSL_FLAG(bool, explain, true, "rerank: ask for explanations");
 ABSL_FLAG(std::string, request_id, "", "rerank: default generated");
+ABSL_FLAG(std::string, profile, "",
+          "rerank: merchandising profile from the server config");
+ABSL_FLAG(std::string, rules, "",
+          "rerank: merchandising rules as protobuf JSON (a Rules message), "
+          "merged into the request's");
+ABSL_FLAG(bool, removed, false,
+          "rerank: also list the candidates that filters removed");
 ABSL_FLAG(std::string, override, "",
           "rerank: ScoringParams overrides, name=value,...");
 
@@ -98,6 +105,9 @@ int main(int argc, char** argv) {
   options.request.explain = absl::GetFlag(FLAGS_explain);
   options.request.request_id = absl::GetFlag(FLAGS_request_id);
   options.request.overrides = absl::GetFlag(FLAGS_override);
+  options.request.profile = absl::GetFlag(FLAGS_profile);
+  options.request.rules = absl::GetFlag(FLAGS_rules);
+  options.request.return_removed = absl::GetFlag(FLAGS_removed);
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.health_service = absl::GetFlag(FLAGS_service);
 

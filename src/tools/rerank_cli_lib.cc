@@ -29,10 +29,10 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
-#include "grpcpp/support/client_interceptor.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/client_interceptor.h"
 #include "grpcpp/support/slice.h"
 #include "grpcpp/support/stub_options.h"
 #include "rerank/v1/rerank.grpc.pb.h"
@@ -48,6 +48,7 @@ using ::google::protobuf::Reflection;
 
 constexpr absl::string_view kEventTypePrefix = "EVENT_TYPE_";
 constexpr absl::string_view kFallbackPrefix = "FALLBACK_";
+constexpr absl::string_view kReasonCodePrefix = "REASON_CODE_";
 
 // Relative offsets beyond ~3000 years are typos, and keeping them bounded
 // keeps the int64 arithmetic below far from overflow.
@@ -271,6 +272,30 @@ std::string FormatBoostLine(const v1::Boost& boost) {
                          EventTypeName(boost.event_type()),
                          boost.event_item_id(), age, boost.decay(),
                          boost.type_weight(), inner, boost.contribution());
+}
+
+// "⚑ boosted by promo: +10.0000", "⚑ capped by rules.caps[0]: 1 -> 2".
+std::string FormatReasonLine(const v1::Reason& reason) {
+  const std::string code = ShortEnumName(v1::ReasonCode_descriptor(),
+                                         reason.code(), kReasonCodePrefix);
+  std::string detail;
+  switch (reason.code()) {
+    case v1::REASON_CODE_BOOSTED:
+    case v1::REASON_CODE_BURIED:
+      detail = absl::StrFormat(": %+.4f", reason.score_delta());
+      break;
+    case v1::REASON_CODE_DIVERSITY_PROMOTED:
+    case v1::REASON_CODE_DIVERSITY_DEMOTED:
+    case v1::REASON_CODE_CAPPED:
+    case v1::REASON_CODE_PINNED:
+      // Positions as ranks (1-based), like the rank column.
+      detail = absl::StrFormat(": rank %d -> %d", reason.from_position() + 1,
+                               reason.to_position() + 1);
+      break;
+    default:
+      break;
+  }
+  return absl::StrCat("⚑ ", code, " by ", reason.rule(), detail);
 }
 
 absl::StatusOr<std::string> ReadAll(const std::string& path, std::istream& in) {
@@ -657,6 +682,23 @@ absl::Status ApplyCommonRequestFlags(const CliRequestFlags& flags,
   } else if (request->request_id().empty()) {
     request->set_request_id(GenerateRequestId());
   }
+  if (!flags.profile.empty()) request->set_profile(flags.profile);
+  if (flags.return_removed) request->set_return_removed(true);
+  if (!flags.rules.empty()) {
+    v1::Rules rules;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    const auto parsed = google::protobuf::util::JsonStringToMessage(
+        flags.rules, &rules, options);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rules: not a Rules message in protobuf JSON: ",
+                       std::string(parsed.message())));
+    }
+    // Merged: repeated fields append to (and set fields replace) any rules
+    // the --request JSON already has.
+    request->mutable_rules()->MergeFrom(rules);
+  }
   return ApplyOverrides(flags.overrides, request->mutable_overrides());
 }
 
@@ -773,6 +815,17 @@ std::string FormatResponseTable(const v1::RerankResponse& response,
       absl::StrAppendFormat(&out, "%s↓ purchased: demotion %+.4f\n",
                             detail_indent, ex.purchase_demotion());
     }
+    for (const v1::Reason& reason : item.reasons()) {
+      absl::StrAppend(&out, detail_indent, FormatReasonLine(reason), "\n");
+    }
+  }
+  if (!response.removed().empty()) {
+    absl::StrAppend(&out, "removed:\n");
+    for (const v1::RemovedItem& removed : response.removed()) {
+      absl::StrAppendFormat(&out, "%s%s (pos %d): %s\n", detail_indent,
+                            removed.item_id(), removed.input_position(),
+                            FormatReasonLine(removed.reason()));
+    }
   }
   if (response.items().empty()) absl::StrAppend(&out, "(no items)\n");
   if (any_unknown) {
@@ -809,6 +862,17 @@ std::string FormatResponseTable(const v1::RerankResponse& response,
                        "%d clamped (future)",
                        s.events_received(), s.unknown_events(),
                        s.dropped_events(), s.future_events_clamped()));
+  if (!response.profile().empty()) line("profile", response.profile());
+  if (!s.reasons().empty()) {
+    std::vector<std::string> counts;
+    for (const v1::ReasonCount& count : s.reasons()) {
+      counts.push_back(
+          absl::StrCat(ShortEnumName(v1::ReasonCode_descriptor(), count.code(),
+                                     kReasonCodePrefix),
+                       " ", count.count()));
+    }
+    line("rules", absl::StrJoin(counts, ", "));
+  }
   line("now_ms", response.now_ms() == 0
                      ? std::string("0 (unset)")
                      : absl::StrFormat("%d (%s, server)", response.now_ms(),
@@ -997,8 +1061,15 @@ rerank:
   --request_id=ID         Default: generated "cli-<hex>".
   --override=NAME=V,...   Per-request ScoringParams by field name, e.g.
                           half_life_seconds=600,factor_weight=2
-  With --request, --top_k, --now_ms, --explain, --request_id and --override
-  adjust the file's request; --user/--candidates/--events are refused.
+  --profile=NAME          Merchandising profile from the server config.
+  --rules=JSON            Merchandising rules (a Rules message as protobuf
+                          JSON), e.g. '{"excludeItems":["71053"]}'; see
+                          README "Merchandising". The table shows each
+                          rule's reason under the items it touched.
+  --removed               Also list the candidates that filters removed.
+  With --request, --top_k, --now_ms, --explain, --request_id, --override,
+  --profile, --rules and --removed adjust the file's request;
+  --user/--candidates/--events are refused.
 
 common:
   --target=HOST:PORT      rerank/health: default 127.0.0.1:50051.
@@ -1050,7 +1121,8 @@ class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
  public:
   explicit BearerTokenInterceptor(const std::string* header)
       : header_(header) {}
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::
                 PRE_SEND_INITIAL_METADATA)) {
@@ -1104,8 +1176,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     ASSIGN_OR_RETURN(ssl.pem_root_certs,
                      ReadFlagFile("tls_ca", flags.tls_ca_file));
     if (flags.tls_cert_file.empty() != flags.tls_key_file.empty()) {
-      return absl::InvalidArgumentError(
-          "--tls_cert and --tls_key go together");
+      return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
     }
     if (!flags.tls_cert_file.empty()) {
       ASSIGN_OR_RETURN(ssl.pem_cert_chain,
@@ -1125,10 +1196,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     return absl::InvalidArgumentError(
         absl::StrCat("--token_file=", flags.token_file, " is empty"));
   }
-  std::vector<std::unique_ptr<
-      grpc::experimental::ClientInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;
-  interceptors.push_back(std::make_unique<BearerTokenInterceptorFactory>(token));
+  interceptors.push_back(
+      std::make_unique<BearerTokenInterceptorFactory>(token));
   return grpc::experimental::CreateCustomChannelWithInterceptors(
       flags.target, credentials, grpc::ChannelArguments(),
       std::move(interceptors));

@@ -41,7 +41,7 @@ struct ChannelFlags {
   std::string tls_ca_file;    // set: TLS, trusting this CA
   std::string tls_cert_file;  // with tls_key_file: client certificate (mTLS)
   std::string tls_key_file;
-  std::string token_file;     // set: "authorization: Bearer <token>" on calls
+  std::string token_file;  // set: "authorization: Bearer <token>" on calls
 };
 
 // Builds the channel: plaintext, TLS or mTLS, plus the bearer token (sent by
@@ -63,8 +63,11 @@ struct CliRequestFlags {
   // server scores at its own clock (request.now_ms = 0).
   std::optional<int64_t> now_ms;
   bool explain = true;
-  std::string request_id;  // empty: generated
-  std::string overrides;   // --override=name=value,...
+  std::string request_id;       // empty: generated
+  std::string overrides;        // --override=name=value,...
+  std::string profile;          // --profile
+  std::string rules;            // --rules: v1::Rules as protobuf JSON
+  bool return_removed = false;  // --removed
 };
 
 enum class OutputFormat { kTable, kJson };

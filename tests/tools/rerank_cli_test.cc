@@ -503,6 +503,63 @@ TEST(FormatResponseTableTest, WithoutExplanationsShowsDashesAndAHint) {
   EXPECT_THAT(table, Not(HasSubstr("category")));
 }
 
+TEST(FormatResponseTableTest, ShowsReasonsRemovedItemsProfileAndRuleCounts) {
+  v1::RerankResponse response = SampleResponse();
+  v1::Reason* boosted = response.mutable_items(0)->add_reasons();
+  boosted->set_code(v1::REASON_CODE_BOOSTED);
+  boosted->set_rule("xmas");
+  boosted->set_score_delta(0.5);
+  v1::Reason* pinned = response.mutable_items(1)->add_reasons();
+  pinned->set_code(v1::REASON_CODE_PINNED);
+  pinned->set_rule("rules.pins[0]");
+  pinned->set_from_position(4);
+  pinned->set_to_position(1);
+  v1::RemovedItem* removed = response.add_removed();
+  removed->set_item_id("22423");
+  removed->set_input_position(3);
+  removed->mutable_reason()->set_code(v1::REASON_CODE_EXCLUDED_CATEGORY);
+  removed->mutable_reason()->set_rule("rules.exclude_categories");
+  response.set_profile("home");
+  v1::ReasonCount* count = response.mutable_stats()->add_reasons();
+  count->set_code(v1::REASON_CODE_BOOSTED);
+  count->set_count(1);
+  const std::string table =
+      FormatResponseTable(response, absl::Microseconds(10));
+  EXPECT_THAT(table, HasSubstr("      ⚑ BOOSTED by xmas: +0.5000\n"));
+  EXPECT_THAT(table,
+              HasSubstr("      ⚑ PINNED by rules.pins[0]: rank 5 -> 2\n"));
+  EXPECT_THAT(table,
+              HasSubstr("removed:\n      22423 (pos 3): ⚑ "
+                        "EXCLUDED_CATEGORY by rules.exclude_categories\n"));
+  EXPECT_THAT(table, HasSubstr("profile     home\n"));
+  EXPECT_THAT(table, HasSubstr("rules       BOOSTED 1\n"));
+  EXPECT_LT(table.find("BOOSTED by xmas"), table.find("   2  84406B"));
+}
+
+TEST(BuildRequestFromFlagsTest, ProfileRulesAndRemovedAreSent) {
+  CliRequestFlags flags;
+  flags.candidates = "a,b";
+  flags.profile = "cart";
+  flags.rules = R"({"excludeItems":["a"],"pins":[{"itemId":"b","slot":0}]})";
+  flags.return_removed = true;
+  absl::StatusOr<v1::RerankRequest> request =
+      BuildRequestFromFlags(flags, kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->profile(), "cart");
+  EXPECT_TRUE(request->return_removed());
+  ASSERT_EQ(request->rules().exclude_items_size(), 1);
+  EXPECT_EQ(request->rules().pins(0).item_id(), "b");
+}
+
+TEST(BuildRequestFromFlagsTest, BadRulesJsonIsRefusedNamingTheFlag) {
+  CliRequestFlags flags;
+  flags.candidates = "a";
+  flags.rules = R"({"excludeItem":["a"]})";
+  const absl::Status status = BuildRequestFromFlags(flags, kNow).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("--rules:"));
+}
+
 TEST(FormatResponseTableTest, EmptyResponseSaysNoItems) {
   EXPECT_THAT(FormatResponseTable(v1::RerankResponse(), absl::ZeroDuration()),
               HasSubstr("(no items)"));
@@ -825,8 +882,7 @@ TEST(MakeChannelTest, BadTlsOrTokenFlagsAreNamed) {
               HasSubstr("--tls_ca=/nonexistent/ca.pem"));
   flags = ChannelFlags{};
   flags.token_file = "/nonexistent/token";
-  EXPECT_THAT(MakeChannel(flags).status().message(),
-              HasSubstr("--token_file"));
+  EXPECT_THAT(MakeChannel(flags).status().message(), HasSubstr("--token_file"));
 }
 
 TEST_F(RunCommandTest, ReloadSendsModelDirAndPrintsSummary) {
