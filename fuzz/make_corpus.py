@@ -255,6 +255,35 @@ user_id: "u1"
 candidates { item_id: "a" }
 events { item_id: "a" type: EVENT_TYPE_UNSPECIFIED timestamp_ms: -5 }
 """,
+    "merchandising": """
+request_id: "m1" user_id: "u1" explain: true return_removed: true top_k: 4
+now_ms: 1700000000000
+candidates { item_id: "a" base_score: 2 category: "socks" group_id: "g" }
+candidates { item_id: "b" base_score: 1 attributes: "promotion" group_id: "g" }
+candidates { item_id: "c" category: "socks" }
+candidates { item_id: "d" attributes: "new" attributes: "promotion" }
+candidates { item_id: "big" in_stock: false }
+candidates { item_id: "zzz" category: "hats" }
+events { item_id: "d" type: EVENT_TYPE_PURCHASE timestamp_ms: 1699999000000 }
+events { item_id: "a" type: EVENT_TYPE_VIEW timestamp_ms: 1699999990000 }
+rules {
+  exclude_items: "zzz" exclude_categories: "hats"
+  repurchase_window_seconds: 86400
+  repurchase_window_seconds_by_category { key: "socks" value: 60 }
+  boosts { attribute: "promotion" mode: BOOST_MODE_MULTIPLY value: 2 }
+  boosts { category: "socks" mode: BOOST_MODE_ADD value: -0.5 name: "bury" }
+  boosts { item_id: "c" mode: BOOST_MODE_ADD value: 100 }
+  diversity { lambda: 0.3 top: 3 pool: 5 }
+  caps { field: CAP_FIELD_GROUP max_items: 1 within_top: 3 }
+  caps { field: CAP_FIELD_CATEGORY value: "socks" max_items: 0 within_top: 1 }
+  pins { item_id: "b" slot: 0 }
+  pins { item_id: "big" slot: 3 }
+}
+""",
+    "bad_rules": """
+candidates { item_id: "a" } candidates { item_id: "b" }
+rules { pins { item_id: "a" slot: 1 } pins { item_id: "b" slot: 1 } }
+""",
     "invalid_base_score": """
 candidates { item_id: "a" base_score: nan }
 overrides { half_life_seconds: 0 }

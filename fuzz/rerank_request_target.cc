@@ -93,11 +93,34 @@ void CheckResponse(const v1::RerankRequest& request,
              static_cast<uint32_t>(request.candidates_size()));
   FUZZ_CHECK(stats.events_received() ==
              static_cast<uint32_t>(request.events_size()));
-  FUZZ_CHECK(stats.duplicate_candidates() + stats.dropped_candidates() <=
+  // Removed by rule filters (out of stock is in dropped_candidates).
+  uint32_t removed_by_rules = 0;
+  bool reordered = false;
+  for (const v1::ReasonCount& count : stats.reasons()) {
+    FUZZ_CHECK(count.count() > 0);
+    switch (count.code()) {
+      case v1::REASON_CODE_EXCLUDED_ITEM:
+      case v1::REASON_CODE_EXCLUDED_CATEGORY:
+      case v1::REASON_CODE_RECENTLY_PURCHASED:
+        removed_by_rules += count.count();
+        break;
+      case v1::REASON_CODE_OUT_OF_STOCK:
+        FUZZ_CHECK(count.count() == stats.dropped_candidates());
+        break;
+      default:
+        break;
+    }
+  }
+  // Diversity, caps and pins may leave the list out of score order.
+  const v1::Rules& rules = request.rules();
+  reordered = rules.caps_size() > 0 || rules.pins_size() > 0 ||
+              (rules.diversity().has_lambda() && rules.diversity().lambda() < 1);
+  FUZZ_CHECK(stats.duplicate_candidates() + stats.dropped_candidates() +
+                 removed_by_rules <=
              stats.candidates_received());
   const uint32_t kept = stats.candidates_received() -
                         stats.duplicate_candidates() -
-                        stats.dropped_candidates();
+                        stats.dropped_candidates() - removed_by_rules;
   const uint32_t expected_items =
       request.top_k() != 0 && request.top_k() < kept ? request.top_k() : kept;
   FUZZ_CHECK(static_cast<uint32_t>(response.items_size()) == expected_items);
@@ -124,7 +147,8 @@ void CheckResponse(const v1::RerankRequest& request,
     }
     FUZZ_CHECK(stats.duplicate_candidates() == duplicates);
     FUZZ_CHECK(stats.dropped_candidates() == dropped);
-    FUZZ_CHECK(stats.unknown_candidates() == unknown);
+    if (removed_by_rules == 0) FUZZ_CHECK(stats.unknown_candidates() == unknown);
+    FUZZ_CHECK(stats.unknown_candidates() <= unknown);
     if (!null_scorer) {
       uint32_t unknown_events = 0;
       for (const v1::Event& e : request.events()) {
@@ -151,7 +175,7 @@ void CheckResponse(const v1::RerankRequest& request,
       const v1::RankedItem& prev = response.items(i - 1);
       if (null_scorer) {
         FUZZ_CHECK(prev.input_position() < item.input_position());
-      } else {
+      } else if (!reordered) {
         const double a = RankKey(prev.score());
         const double b = RankKey(item.score());
         FUZZ_CHECK(a > b ||
@@ -162,9 +186,17 @@ void CheckResponse(const v1::RerankRequest& request,
       FUZZ_CHECK(item.has_explanation());
       const v1::Explanation& e = item.explanation();
       // The parts add up to the score, in the scorer's order.
-      FUZZ_CHECK(SameDouble(
-          e.base() + e.factor() + e.boost_total() + e.purchase_demotion(),
-          item.score()));
+      FUZZ_CHECK(SameDouble(e.base() + e.factor() + e.boost_total() +
+                                e.purchase_demotion() + e.rules(),
+                            item.score()));
+      double deltas = 0.0;
+      for (const v1::Reason& reason : item.reasons()) {
+        deltas += reason.score_delta();
+      }
+      if (std::isfinite(deltas) && std::isfinite(e.rules())) {
+        FUZZ_CHECK(std::fabs(deltas - e.rules()) <=
+                   1e-9 * (1.0 + std::fabs(deltas)));
+      }
       FUZZ_CHECK(e.purchase_demotion() <= 0.0);
       FUZZ_CHECK(e.known_item() == KnownItems().contains(item.item_id()));
       // Unknown items have no factors.

@@ -199,11 +199,25 @@ absl::Status RerankNull(const ModelSnapshot& model,
                         v1::RerankResponse* response) {
   namespace si = scoring_internal;
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
+  // Rules are validated exactly as Rerank does (the same refusals), but not
+  // applied: the floor parses what the full scorer parses.
+  std::unique_ptr<const RuleSet> request_rules;
+  if (request.has_rules()) {
+    ASSIGN_OR_RETURN(request_rules,
+                     RuleSet::Create(request.rules(), "rules", options.limits));
+  }
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
+  if (ctx.profile != nullptr) {
+    ctx.layers[ctx.num_layers++] = ctx.profile->rules.get();
+  }
+  if (request_rules != nullptr) {
+    ctx.layers[ctx.num_layers++] = request_rules.get();
+  }
   si::ResolveUser(&ctx);
   si::ResolveCandidates(&ctx);
+  RETURN_IF_ERROR(si::ResolvePins(&ctx));
   si::DropCandidates(&ctx);
   si::ScoreBaseOnly(&ctx);
   si::OrderByInput(request.top_k(), &ctx);
