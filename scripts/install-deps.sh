@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
 # Installs rerank's build and test dependencies from Debian 12 packages.
 # Idempotent: does nothing (and needs no root) when everything is present.
+#
+#   scripts/install-deps.sh              # build + tests, sanitizers, fuzzing
+#   scripts/install-deps.sh --build-only # just what building rerankd,
+#                                        # rerank-cli and rerank-train needs
+#                                        # (the container image's build stage)
 set -euo pipefail
 
+# Building the binaries.
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libspdlog-dev libssl-dev
-  libgtest-dev libgmock-dev
-  python3 python3-numpy
-  prometheus-cpp-dev openssl prometheus
-  clang libclang-rt-14-dev ccache
+  prometheus-cpp-dev
 )
+case "${1:-}" in
+  --build-only) ;;
+  "")
+    # Tests (GoogleTest, the numpy model-writer and README checks, promtool,
+    # TLS fixtures), sanitizers and fuzzing (clang + libFuzzer), ccache.
+    PACKAGES+=(
+      git libgtest-dev libgmock-dev python3 python3-numpy openssl prometheus
+      clang libclang-rt-14-dev ccache
+    )
+    ;;
+  *) echo "usage: scripts/install-deps.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

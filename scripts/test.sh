@@ -5,8 +5,8 @@
 #     under ThreadSanitizer (scripts/sanitizers.sh),
 #   - every libFuzzer target for a bounded time (scripts/fuzz.sh),
 #   - the container image test (tests/deploy/image_test.sh) only with
-#     RERANK_IMAGE_TEST=1: it builds the whole project inside a debootstrap
-#     image (about 10 minutes on 2 cores).
+#     RERANK_IMAGE_TEST=1, which CI (.ci/run) sets: it builds the binaries
+#     inside a debootstrap image (about 10 minutes on 2 cores).
 #
 #   scripts/test.sh                      # everything
 #   RERANK_SANITIZERS=0 scripts/test.sh  # skip the sanitizer passes
