@@ -53,7 +53,8 @@ def proto_messages(*paths):
             # Nested messages would be mixed in; config.proto has none.
             fields = {}
             for fm in re.finditer(
-                    r"(?:optional\s+|repeated\s+)?([\w.]+)\s+(\w+)\s*=\s*\d+\s*;",
+                    r"(?:optional\s+|repeated\s+)?(map<\s*\w+\s*,\s*[\w.]+\s*>|[\w.]+)"
+                    r"\s+(\w+)\s*=\s*\d+\s*;",
                     body):
                 fields[fm.group(2)] = fm.group(1)
             messages[m.group(1)] = fields
@@ -73,9 +74,18 @@ def check_config_keys(config, messages, message, where):
         if field is None:
             bad.append(key)
             continue
-        ftype = fields[field].split(".")[-1]
-        if isinstance(value, dict) and ftype in messages:
-            check_config_keys(value, messages, ftype, f"{where}.{key}")
+        ftype = fields[field]
+        map_type = re.match(r"map<\s*\w+\s*,\s*([\w.]+)\s*>", ftype)
+        ftype = (map_type.group(1) if map_type else ftype).split(".")[-1]
+        if map_type and isinstance(value, dict):
+            values = [(f"{where}.{key}.{k}", v) for k, v in value.items()]
+        elif isinstance(value, list):
+            values = [(f"{where}.{key}[{i}]", v) for i, v in enumerate(value)]
+        else:
+            values = [(f"{where}.{key}", value)]
+        for path, v in values:
+            if isinstance(v, dict) and ftype in messages:
+                check_config_keys(v, messages, ftype, path)
     check(not bad, f"{where}: every key is a {message} field (rerankd refuses "
           "unknown keys)", f"unknown: {bad}")
 
