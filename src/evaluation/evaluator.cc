@@ -149,6 +149,32 @@ struct RerankStrategy {
   bool explain = false;  // the full strategy: read diagnostics off it
 };
 
+// The reported segments; index 0 is "all".
+struct SegmentDef {
+  const char* name;
+  const char* description;
+  bool (*keep)(const CaseRecord&);
+};
+constexpr SegmentDef kSegments[] = {
+    {"all", "every sampled test case", [](const CaseRecord&) { return true; }},
+    {"known_users", "the user has >= 1 train interaction",
+     [](const CaseRecord& c) { return c.known_user; }},
+    {"cold_users", "the user has no train interaction",
+     [](const CaseRecord& c) { return !c.known_user; }},
+    {"repeat", "the user interacted with the true item before",
+     [](const CaseRecord& c) { return c.repeat; }},
+    {"first_time", "the true item is new to the user",
+     [](const CaseRecord& c) { return !c.repeat; }},
+    // The lists that are exactly what the retriever produces in
+    // production; in the others the true item was inserted at a random
+    // place, so there the baseline's rank is random by construction.
+    {"retrieved", "the true item is in the retriever's top N+1",
+     [](const CaseRecord& c) { return c.true_retrieved; }},
+    {"not_retrieved", "the true item was inserted at a random position",
+     [](const CaseRecord& c) { return !c.true_retrieved; }},
+};
+constexpr int kNumSegments = sizeof(kSegments) / sizeof(kSegments[0]);
+
 // The interval of `samples` (non-finite ones dropped: resamples without a
 // defined case) around `point`; NaN throughout if nothing is defined.
 Interval FiniteInterval(std::vector<double> samples, double point,
@@ -850,8 +876,9 @@ absl::StatusOr<EvalReport> RunEvaluation(
   report.cases.resize(sample.size());
   const int chunks = options.threads;
   std::vector<absl::Status> chunk_status(chunks);
-  // Per chunk: strategy-major flags of the model items seen in a first k
-  // (catalog coverage); OR-ed afterwards, so independent of the chunking.
+  // Per chunk: (segment, strategy, model item) flags of the items seen in a
+  // first k (catalog coverage); OR-ed afterwards, so independent of the
+  // chunking.
   const int64_t model_items = model->num_items();
   std::vector<std::vector<char>> chunk_seen(chunks);
   RunChunks(
@@ -865,7 +892,10 @@ absl::StatusOr<EvalReport> RunEvaluation(
         std::vector<const float*> vectors;
         std::vector<absl::string_view> categories;
         std::vector<char>& seen = chunk_seen[chunk];
-        seen.assign(static_cast<size_t>(num_strategies) * model_items, 0);
+        seen.assign(
+            static_cast<size_t>(kNumSegments) * num_strategies * model_items,
+            0);
+        std::vector<int> segments;  // of the current case
         // ILD@k, coverage@k and catalog flags of strategy s from `top`.
         auto beyond_accuracy = [&](int s, CaseRecord* rec) {
           vectors.clear();
@@ -875,7 +905,11 @@ absl::StatusOr<EvalReport> RunEvaluation(
             vectors.push_back(row >= 0 ? model->ItemFactors(row) : nullptr);
             categories.push_back(row >= 0 ? model->ItemCategory(row)
                                           : absl::string_view());
-            if (row >= 0) seen[static_cast<size_t>(s) * model_items + row] = 1;
+            if (row < 0) continue;
+            for (const int g : segments) {
+              seen[(static_cast<size_t>(g) * num_strategies + s) * model_items +
+                   row] = 1;
+            }
           }
           const double nan = std::numeric_limits<double>::quiet_NaN();
           rec->ild[s] = IntraListDiversity(vectors, model->dim()).value_or(nan);
@@ -941,6 +975,11 @@ absl::StatusOr<EvalReport> RunEvaluation(
           }
           top.resize(k_top);
           std::iota(top.begin(), top.end(), 0);
+          // Every segment predicate reads fields known by now.
+          segments.clear();
+          for (int g = 0; g < kNumSegments; ++g) {
+            if (kSegments[g].keep(rec)) segments.push_back(g);
+          }
           beyond_accuracy(0, &rec);
 
           // User-based CF. A cold user is described by the items of the
@@ -1025,52 +1064,12 @@ absl::StatusOr<EvalReport> RunEvaluation(
         }
       });
   for (const absl::Status& st : chunk_status) RETURN_IF_ERROR(st);
-  report.catalog_coverage.assign(num_strategies, 0);
-  for (int s = 0; s < num_strategies; ++s) {
-    int64_t distinct = 0;
-    for (int64_t row = 0; row < model_items; ++row) {
-      bool any = false;
-      for (const std::vector<char>& seen : chunk_seen) {
-        any |= !seen.empty() &&
-               seen[static_cast<size_t>(s) * model_items + row] != 0;
-      }
-      distinct += any;
-    }
-    report.catalog_coverage[s] =
-        model_items > 0
-            ? static_cast<double>(distinct) / static_cast<double>(model_items)
-            : 0.0;
-  }
   report.eval_seconds = SecondsSince(eval_start);
 
   // 4. Metrics per segment.
   const auto boot_start = std::chrono::steady_clock::now();
-  struct SegmentDef {
-    const char* name;
-    const char* description;
-    bool (*keep)(const CaseRecord&);
-  };
-  const SegmentDef defs[] = {
-      {"all", "every sampled test case",
-       [](const CaseRecord&) { return true; }},
-      {"known_users", "the user has >= 1 train interaction",
-       [](const CaseRecord& c) { return c.known_user; }},
-      {"cold_users", "the user has no train interaction",
-       [](const CaseRecord& c) { return !c.known_user; }},
-      {"repeat", "the user interacted with the true item before",
-       [](const CaseRecord& c) { return c.repeat; }},
-      {"first_time", "the true item is new to the user",
-       [](const CaseRecord& c) { return !c.repeat; }},
-      // The lists that are exactly what the retriever produces in
-      // production; in the others the true item was inserted at a random
-      // place, so there the baseline's rank is random by construction.
-      {"retrieved", "the true item is in the retriever's top N+1",
-       [](const CaseRecord& c) { return c.true_retrieved; }},
-      {"not_retrieved", "the true item was inserted at a random position",
-       [](const CaseRecord& c) { return !c.true_retrieved; }},
-  };
   uint64_t segment_index = 0;
-  for (const SegmentDef& def : defs) {
+  for (const SegmentDef& def : kSegments) {
     std::vector<const CaseRecord*> members;
     for (const CaseRecord& c : report.cases) {
       if (def.keep(c)) members.push_back(&c);
@@ -1080,6 +1079,26 @@ absl::StatusOr<EvalReport> RunEvaluation(
                                         num_strategies, options,
                                         segment_index++, &st));
     RETURN_IF_ERROR(st);
+    SegmentReport& seg = report.segments.back();
+    if (seg.metrics.empty()) continue;
+    const int g = static_cast<int>(segment_index - 1);
+    for (int s = 0; s < num_strategies; ++s) {
+      int64_t distinct = 0;
+      for (int64_t row = 0; row < model_items; ++row) {
+        bool any = false;
+        for (const std::vector<char>& seen : chunk_seen) {
+          any |=
+              !seen.empty() &&
+              seen[(static_cast<size_t>(g) * num_strategies + s) * model_items +
+                   row] != 0;
+        }
+        distinct += any;
+      }
+      seg.metrics[s].catalog_coverage =
+          model_items > 0
+              ? static_cast<double>(distinct) / static_cast<double>(model_items)
+              : 0.0;
+    }
   }
   report.bootstrap_seconds = SecondsSince(boot_start);
   return report;

@@ -194,6 +194,9 @@ struct StrategyMetrics {
   // Beyond accuracy, means over the cases where defined (NaN if none).
   Interval ild, coverage;
   int64_t ild_cases = 0;  // cases whose first k has >= 2 items with factors
+  // Distinct model items among the first k of the segment's cases / model
+  // items (items unknown to the model are not counted). No interval.
+  double catalog_coverage = 0;
   // Paired differences strategy - full (0 for full itself): what a
   // variant trades against the full score it modifies.
   Interval f_hit, f_ndcg, f_ild, f_coverage;
@@ -238,10 +241,7 @@ struct EvalReport {
   bool model_has_categories = false;
   int64_t model_categorized_items = 0;   // items with a non-empty category
   std::vector<StrategyInfo> strategies;  // index 0 is the baseline
-  // Per strategy: distinct model items among the first `cutoff` of any
-  // case / model_items (items unknown to the model are not counted).
-  std::vector<double> catalog_coverage;
-  std::vector<SegmentReport> segments;  // index 0 is "all"
+  std::vector<SegmentReport> segments;   // index 0 is "all"
   std::vector<CaseRecord> cases;
 };
 

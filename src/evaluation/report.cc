@@ -378,9 +378,7 @@ std::string FormatTextReport(const EvalReport& r) {
       absl::StrAppendFormat(&out, "  %-27s %-26s %-26s %-8s |",
                             r.strategies[s].name, FormatInterval(sm.ild),
                             FormatInterval(sm.coverage),
-                            s < r.catalog_coverage.size()
-                                ? absl::StrFormat("%.4f", r.catalog_coverage[s])
-                                : "n/a");
+                            absl::StrFormat("%.4f", sm.catalog_coverage));
       if (static_cast<int>(s) == kFullStrategy) {
         out += " (reference)\n";
         continue;
@@ -472,11 +470,9 @@ std::string EvalReportToJson(const EvalReport& r) {
   std::vector<std::string> strategies;
   for (size_t k = 0; k < r.strategies.size(); ++k) {
     const StrategyInfo& s = r.strategies[k];
-    strategies.push_back(absl::StrCat(
-        "{\"name\": ", JsonString(s.name), ", \"description\": ",
-        JsonString(s.description), ", \"catalog_coverage\": ",
-        JsonNumber(k < r.catalog_coverage.size() ? r.catalog_coverage[k] : NAN),
-        "}"));
+    strategies.push_back(
+        absl::StrCat("{\"name\": ", JsonString(s.name),
+                     ", \"description\": ", JsonString(s.description), "}"));
   }
   absl::StrAppend(&out, "  \"strategies\": [\n    ",
                   absl::StrJoin(strategies, ",\n    "), "\n  ],\n");
@@ -517,6 +513,7 @@ std::string EvalReportToJson(const EvalReport& r) {
       absl::StrAppend(
           &e, ",\n         \"ild\": ", JsonInterval(m.ild),
           ", \"ild_cases\": ", m.ild_cases,
+          ", \"catalog_coverage\": ", JsonNumber(m.catalog_coverage),
           ", \"category_coverage\": ", JsonInterval(m.coverage),
           ",\n         \"diff_vs_full\": {\"hr\": ", JsonInterval(m.f_hit),
           ", \"ndcg\": ", JsonInterval(m.f_ndcg),
@@ -629,7 +626,7 @@ std::string EvalReportToHtml(const EvalReport& r) {
         "left out: %d of %d for full); coverage@%d = distinct model "
         "categories / list length (an item without a category counts as one "
         "shared &quot;none&quot;)%s; catalog = distinct model items in any "
-        "first %d (all cases) / %d model items. Differences are paired, "
+        "first %d of the segment / %d model items. Differences are paired, "
         "against <b>full</b>.</p>\n",
         Html(seg.name), k, k,
         seg.cases - (seg.metrics.size() > kFullStrategy
@@ -660,9 +657,7 @@ std::string EvalReportToHtml(const EvalReport& r) {
         absl::StrAppendFormat(&out, "<td>%s</td>", FormatInterval(*v));
       }
       absl::StrAppendFormat(&out, "<td>%s</td>",
-                            s < r.catalog_coverage.size()
-                                ? absl::StrFormat("%.4f", r.catalog_coverage[s])
-                                : "n/a");
+                            absl::StrFormat("%.4f", sm.catalog_coverage));
       for (const Interval* d :
            {&sm.f_hit, &sm.f_ndcg, &sm.f_ild, &sm.f_coverage}) {
         if (static_cast<int>(s) == kFullStrategy) {
