@@ -127,7 +127,8 @@ std::string Html(absl::string_view s) {
 }
 
 constexpr const char* kPalette[] = {"#7f7f7f", "#1f77b4", "#2ca02c", "#d62728",
-                                    "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"};
+                                    "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                                    "#17becf", "#bcbd22", "#393b79", "#ad494a"};
 
 const char* Colour(size_t strategy) {
   return kPalette[strategy % (sizeof(kPalette) / sizeof(kPalette[0]))];
