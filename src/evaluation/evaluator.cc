@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <utility>
 
@@ -10,7 +11,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
@@ -18,6 +22,7 @@
 #include "evaluation/user_knn.h"
 #include "google/protobuf/util/json_util.h"
 #include "rerank/v1/config.pb.h"
+#include "scoring/rules.h"
 #include "scoring/scorer.h"
 #include "training/file_util.h"
 #include "training/interaction_matrix.h"
@@ -32,7 +37,19 @@ constexpr uint64_t kSampleStream = 0x5a3f1e;
 constexpr uint64_t kCandidateStream = 0xca4d1d;
 constexpr uint64_t kSegmentBootstrapStream = 0xb5e9;
 
-constexpr int kNumMetrics = 3;  // HR@k, NDCG@k, MRR
+// Bootstrap series per strategy: HR@k, NDCG@k, MRR, then ILD@k and
+// coverage@k as (value or 0, 1 if defined) pairs whose ratio of means is
+// the mean over the cases where they are defined.
+enum Series {
+  kHit,
+  kNdcg,
+  kMrr,
+  kIldSum,
+  kIldCount,
+  kCoverageSum,
+  kCoverageCount,
+  kNumSeries
+};
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -128,8 +145,49 @@ absl::StatusOr<ScoringWeights> FactorsOnlyWeights(const ScoringWeights& full) {
 struct RerankStrategy {
   int index = 0;  // into EvalReport::strategies
   ScorerOptions options;
+  const v1::Rules* rules = nullptr;  // sent as request.rules; null: none
   bool explain = false;  // the full strategy: read diagnostics off it
 };
+
+// The reported segments; index 0 is "all".
+struct SegmentDef {
+  const char* name;
+  const char* description;
+  bool (*keep)(const CaseRecord&);
+};
+constexpr SegmentDef kSegments[] = {
+    {"all", "every sampled test case", [](const CaseRecord&) { return true; }},
+    {"known_users", "the user has >= 1 train interaction",
+     [](const CaseRecord& c) { return c.known_user; }},
+    {"cold_users", "the user has no train interaction",
+     [](const CaseRecord& c) { return !c.known_user; }},
+    {"repeat", "the user interacted with the true item before",
+     [](const CaseRecord& c) { return c.repeat; }},
+    {"first_time", "the true item is new to the user",
+     [](const CaseRecord& c) { return !c.repeat; }},
+    // The lists that are exactly what the retriever produces in
+    // production; in the others the true item was inserted at a random
+    // place, so there the baseline's rank is random by construction.
+    {"retrieved", "the true item is in the retriever's top N+1",
+     [](const CaseRecord& c) { return c.true_retrieved; }},
+    {"not_retrieved", "the true item was inserted at a random position",
+     [](const CaseRecord& c) { return !c.true_retrieved; }},
+};
+constexpr int kNumSegments = sizeof(kSegments) / sizeof(kSegments[0]);
+
+// The interval of `samples` (non-finite ones dropped: resamples without a
+// defined case) around `point`; NaN throughout if nothing is defined.
+Interval FiniteInterval(std::vector<double> samples, double point,
+                        double confidence) {
+  samples.erase(std::remove_if(samples.begin(), samples.end(),
+                               [](double v) { return !std::isfinite(v); }),
+                samples.end());
+  if (samples.empty() || !std::isfinite(point)) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return {nan, nan, nan};
+  }
+  return PercentileInterval(std::move(samples), point, confidence);
+}
 
 SegmentReport Summarize(const std::string& name, const std::string& description,
                         const std::vector<const CaseRecord*>& cases,
@@ -160,16 +218,26 @@ SegmentReport Summarize(const std::string& name, const std::string& description,
   seg.mean_events /= n;
 
   // Case-major values, series = metric * num_strategies + strategy.
-  const int num_series = kNumMetrics * num_strategies;
+  const int num_series = kNumSeries * num_strategies;
   std::vector<double> values(cases.size() * num_series);
   seg.metrics.resize(num_strategies);
   for (size_t i = 0; i < cases.size(); ++i) {
+    double* row = &values[i * num_series];
+    auto at = [&](Series m, int s) -> double& {
+      return row[m * num_strategies + s];
+    };
     for (int s = 0; s < num_strategies; ++s) {
       const RankMetrics m = MetricsForRank(cases[i]->ranks[s], options.cutoff);
-      double* row = &values[i * num_series];
-      row[0 * num_strategies + s] = m.hit;
-      row[1 * num_strategies + s] = m.ndcg;
-      row[2 * num_strategies + s] = m.reciprocal_rank;
+      at(kHit, s) = m.hit;
+      at(kNdcg, s) = m.ndcg;
+      at(kMrr, s) = m.reciprocal_rank;
+      const double ild = cases[i]->ild[s];
+      const double coverage = cases[i]->coverage[s];
+      at(kIldSum, s) = std::isfinite(ild) ? ild : 0.0;
+      at(kIldCount, s) = std::isfinite(ild) ? 1.0 : 0.0;
+      at(kCoverageSum, s) = std::isfinite(coverage) ? coverage : 0.0;
+      at(kCoverageCount, s) = std::isfinite(coverage) ? 1.0 : 0.0;
+      seg.metrics[s].ild_cases += std::isfinite(ild);
       if (s > 0) {
         if (cases[i]->ranks[s] < cases[i]->ranks[0]) ++seg.metrics[s].better;
         if (cases[i]->ranks[s] > cases[i]->ranks[0]) ++seg.metrics[s].worse;
@@ -199,25 +267,63 @@ SegmentReport Summarize(const std::string& name, const std::string& description,
     *status = boot.status();
     return seg;
   }
+  // Metric `m` (kHit, kNdcg, kMrr, kIldSum for ILD, kCoverageSum for
+  // coverage) of strategy `s`: on the whole segment (b < 0) or resample b.
+  // Ratios are NaN where no case is defined.
+  auto value = [&](Series m, int s, int b) {
+    auto mean = [&](Series series) {
+      const int k = series * num_strategies + s;
+      return b < 0 ? SeriesMean(values, num_series, k)
+                   : (*boot)[static_cast<size_t>(b) * num_series + k];
+    };
+    if (m != kIldSum && m != kCoverageSum) return mean(m);
+    const double count = mean(static_cast<Series>(m + 1));
+    return count > 0 ? mean(m) / count
+                     : std::numeric_limits<double>::quiet_NaN();
+  };
   const int b_count = options.bootstrap;
-  std::vector<double> samples(b_count), diffs(b_count);
-  for (int m = 0; m < kNumMetrics; ++m) {
-    const int ref = m * num_strategies;
-    const double ref_mean = SeriesMean(values, num_series, ref);
+  const int full = num_strategies > kFullStrategy ? kFullStrategy : -1;
+  std::vector<double> samples(b_count), diffs(b_count), f_diffs(b_count);
+  for (const Series m : {kHit, kNdcg, kMrr, kIldSum, kCoverageSum}) {
     for (int s = 0; s < num_strategies; ++s) {
-      const int series = m * num_strategies + s;
-      const double mean = SeriesMean(values, num_series, series);
       for (int b = 0; b < b_count; ++b) {
-        samples[b] = (*boot)[static_cast<size_t>(b) * num_series + series];
-        diffs[b] =
-            samples[b] - (*boot)[static_cast<size_t>(b) * num_series + ref];
+        samples[b] = value(m, s, b);
+        diffs[b] = samples[b] - value(m, kBaselineStrategy, b);
+        if (full >= 0) f_diffs[b] = samples[b] - value(m, full, b);
       }
-      const Interval ci = PercentileInterval(samples, mean, options.confidence);
-      const Interval d =
-          PercentileInterval(diffs, mean - ref_mean, options.confidence);
+      const double point = value(m, s, -1);
+      const Interval ci = FiniteInterval(samples, point, options.confidence);
+      const Interval d = FiniteInterval(
+          diffs, point - value(m, kBaselineStrategy, -1), options.confidence);
+      const Interval f =
+          full >= 0 ? FiniteInterval(f_diffs, point - value(m, full, -1),
+                                     options.confidence)
+                    : Interval{};
       StrategyMetrics& out = seg.metrics[s];
-      (m == 0 ? out.hit : m == 1 ? out.ndcg : out.mrr) = ci;
-      (m == 0 ? out.d_hit : m == 1 ? out.d_ndcg : out.d_mrr) = d;
+      switch (m) {
+        case kHit:
+          out.hit = ci;
+          out.d_hit = d;
+          out.f_hit = f;
+          break;
+        case kNdcg:
+          out.ndcg = ci;
+          out.d_ndcg = d;
+          out.f_ndcg = f;
+          break;
+        case kMrr:
+          out.mrr = ci;
+          out.d_mrr = d;
+          break;
+        case kIldSum:
+          out.ild = ci;
+          out.f_ild = f;
+          break;
+        default:
+          out.coverage = ci;
+          out.f_coverage = f;
+          break;
+      }
     }
   }
   return seg;
@@ -245,50 +351,298 @@ absl::string_view UserFilterName(UserFilter filter) {
   return "all";
 }
 
-std::vector<ScoringVariant> DefaultScoringVariants() {
+ScoringVariant NoDemotionVariant() {
   ScoringVariant v;
   v.name = "full_no_demotion";
   v.description =
       "Rerank, server weights with purchase_demotion=0 (repeat purchases "
       "are not pushed down)";
   v.overrides.set_purchase_demotion(0);
-  return {v};
+  return v;
 }
+
+std::vector<ScoringVariant> DiversityVariants() {
+  std::vector<ScoringVariant> out;
+  for (const double lambda : {0.7, 0.4}) {
+    ScoringVariant v;
+    v.name = absl::StrCat("full+mmr", lambda);
+    v.rules.mutable_diversity()->set_lambda(lambda);
+    v.rules.mutable_diversity()->set_top(10);
+    out.push_back(std::move(v));
+  }
+  ScoringVariant cap;
+  cap.name = "full+cap2";
+  v1::Cap* c = cap.rules.add_caps();
+  c->set_field(v1::CAP_FIELD_CATEGORY);
+  c->set_max_items(2);
+  c->set_within_top(10);
+  out.push_back(std::move(cap));
+  for (ScoringVariant& v : out) {
+    v.description = absl::StrCat("Rerank, server weights with rules: ",
+                                 DescribeRules(v.rules));
+  }
+  return out;
+}
+
+std::vector<ScoringVariant> DefaultScoringVariants() {
+  std::vector<ScoringVariant> out = {NoDemotionVariant()};
+  for (ScoringVariant& v : DiversityVariants()) out.push_back(std::move(v));
+  return out;
+}
+
+std::string DescribeRules(const v1::Rules& rules) {
+  std::vector<std::string> parts;
+  if (rules.has_diversity() && rules.diversity().has_lambda()) {
+    const v1::Diversity& d = rules.diversity();
+    const uint32_t top = d.has_top() ? d.top() : kDefaultDiversityTop;
+    parts.push_back(absl::StrCat("MMR diversity lambda=", d.lambda(),
+                                 " over the top ", top, " (pool ",
+                                 d.has_pool() ? d.pool() : 5 * top, ")"));
+  }
+  for (const v1::Cap& c : rules.caps()) {
+    parts.push_back(absl::StrCat(
+        "at most ", c.max_items(), " per ",
+        c.field() == v1::CAP_FIELD_GROUP ? "group" : "category",
+        c.value().empty() ? "" : absl::StrCat(" '", c.value(), "'"),
+        " within the top ", c.within_top()));
+  }
+  v1::Rules rest = rules;
+  rest.clear_diversity();
+  rest.clear_caps();
+  if (rest.ByteSizeLong() > 0) {
+    std::string printed;
+    google::protobuf::util::JsonPrintOptions po;
+    po.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(rest, &printed, po);
+    parts.push_back(absl::StrCat("rules ", printed));
+  }
+  return absl::StrJoin(parts, "; ");
+}
+
+namespace {
+
+bool IsVariantNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+         c == '.' || c == '+' || c == '-';
+}
+
+// The length of the JSON object at the start of `s` (which starts with
+// '{'), up to and including its matching '}'; npos if unbalanced. Braces
+// inside strings do not count.
+size_t JsonObjectLength(absl::string_view s) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{') {
+      ++depth;
+    } else if (c == '}' && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return absl::string_view::npos;
+}
+
+template <typename Message>
+absl::Status ParseJsonPart(absl::string_view json, Message* message,
+                           absl::string_view what) {
+  const auto st = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message);
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": ", std::string(st.message().data(), st.message().size())));
+  }
+  return absl::OkStatus();
+}
+
+// "mmr:0.7:10" -> {"0.7", "10"} after the keyword.
+std::vector<absl::string_view> PartFields(absl::string_view part) {
+  std::vector<absl::string_view> fields = absl::StrSplit(part, ':');
+  fields.erase(fields.begin());
+  return fields;
+}
+
+absl::Status ParseMmrPart(absl::string_view part, v1::Rules* rules) {
+  const std::vector<absl::string_view> f = PartFields(part);
+  if (f.empty() || f.size() > 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", part, "' is not mmr:LAMBDA[:TOP[:POOL]]"));
+  }
+  double lambda = 0;
+  if (!absl::SimpleAtod(f[0], &lambda) || !(lambda >= 0 && lambda <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", part, "': lambda '", f[0], "' is not a number in [0, 1]"));
+  }
+  v1::Diversity* d = rules->mutable_diversity();
+  d->set_lambda(lambda);
+  const char* names[] = {"", "top", "pool"};
+  for (size_t k = 1; k < f.size(); ++k) {
+    uint32_t n = 0;
+    if (!absl::SimpleAtoi(f[k], &n) || n < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", part, "': ", names[k], " '", f[k], "' is not an integer >= 1"));
+    }
+    k == 1 ? d->set_top(n) : d->set_pool(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseCapPart(absl::string_view part, v1::Rules* rules) {
+  const std::vector<absl::string_view> f = PartFields(part);
+  if (f.empty() || f.size() > 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", part, "' is not cap:MAX[:WITHIN]"));
+  }
+  int32_t max_items = 0;
+  if (!absl::SimpleAtoi(f[0], &max_items) || max_items < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", part, "': MAX '", f[0], "' is not an integer >= 0"));
+  }
+  int32_t within = 10;
+  if (f.size() == 2 && (!absl::SimpleAtoi(f[1], &within) || within < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", part, "': WITHIN '", f[1], "' is not an integer >= 1"));
+  }
+  v1::Cap* cap = rules->add_caps();
+  cap->set_field(v1::CAP_FIELD_CATEGORY);
+  cap->set_max_items(max_items);
+  cap->set_within_top(within);
+  return absl::OkStatus();
+}
+
+// Parses one variant's parts from the start of `*rest` up to an unnested
+// ';' or the end, and consumes them.
+absl::Status ParseVariantParts(absl::string_view* rest, ScoringVariant* v) {
+  bool has_overrides = false;
+  bool expect_part = true;
+  while (true) {
+    *rest = absl::StripLeadingAsciiWhitespace(*rest);
+    if (!expect_part) {
+      if (rest->empty() || rest->front() == ';') return absl::OkStatus();
+      if (rest->front() != '+') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("expected '+', ';' or the end before '", *rest, "'"));
+      }
+      rest->remove_prefix(1);
+      *rest = absl::StripLeadingAsciiWhitespace(*rest);
+      expect_part = true;
+      continue;
+    }
+    if (rest->empty() || rest->front() == ';' || rest->front() == '+') {
+      return absl::InvalidArgumentError(
+          "a part is missing (expected {ScoringParams JSON}, "
+          "mmr:LAMBDA[:TOP[:POOL]], cap:MAX[:WITHIN] or rules:{Rules JSON})");
+    }
+    const bool is_rules = absl::StartsWith(*rest, "rules:");
+    if (rest->front() == '{' || is_rules) {
+      absl::string_view json = *rest;
+      if (is_rules) json.remove_prefix(6);
+      const size_t len = json.empty() || json.front() != '{'
+                             ? absl::string_view::npos
+                             : JsonObjectLength(json);
+      if (len == absl::string_view::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", *rest, "' is not a complete JSON object"));
+      }
+      json = json.substr(0, len);
+      if (is_rules) {
+        v1::Rules more;
+        RETURN_IF_ERROR(
+            ParseJsonPart(json, &more, absl::StrCat("rules:", json)));
+        v->rules.MergeFrom(more);
+      } else {
+        if (has_overrides) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "'", json, "' is a second {ScoringParams JSON} part"));
+        }
+        has_overrides = true;
+        RETURN_IF_ERROR(ParseJsonPart(json, &v->overrides, json));
+      }
+      rest->remove_prefix(json.data() + json.size() - rest->data());
+    } else {
+      const size_t end = rest->find_first_of("+;");
+      const absl::string_view part =
+          absl::StripTrailingAsciiWhitespace(rest->substr(0, end));
+      if (absl::StartsWith(part, "mmr:")) {
+        RETURN_IF_ERROR(ParseMmrPart(part, &v->rules));
+      } else if (absl::StartsWith(part, "cap:")) {
+        RETURN_IF_ERROR(ParseCapPart(part, &v->rules));
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unknown part '", part,
+            "' (expected {ScoringParams JSON}, mmr:LAMBDA[:TOP[:POOL]], "
+            "cap:MAX[:WITHIN] or rules:{Rules JSON})"));
+      }
+      rest->remove_prefix(end == absl::string_view::npos ? rest->size() : end);
+    }
+    expect_part = false;
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<ScoringVariant>> ParseScoringVariants(
     absl::string_view spec) {
   std::vector<ScoringVariant> out;
-  for (absl::string_view part :
-       absl::StrSplit(spec, ';', absl::SkipWhitespace())) {
-    part = absl::StripAsciiWhitespace(part);
-    const size_t eq = part.find('=');
-    if (eq == absl::string_view::npos || eq == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "variant '", part, "' is not name={scoring params JSON}"));
+  absl::string_view rest = spec;
+  while (true) {
+    rest = absl::StripLeadingAsciiWhitespace(rest);
+    while (!rest.empty() && rest.front() == ';') {
+      rest.remove_prefix(1);
+      rest = absl::StripLeadingAsciiWhitespace(rest);
+    }
+    if (rest.empty()) break;
+    const size_t eq = rest.find('=');
+    const size_t semi = rest.find(';');
+    if (eq == absl::string_view::npos || eq == 0 ||
+        (semi != absl::string_view::npos && semi < eq)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("variant '", rest.substr(0, semi),
+                       "' is not name=part+part... (see --help)"));
     }
     ScoringVariant v;
-    v.name = std::string(absl::StripAsciiWhitespace(part.substr(0, eq)));
+    v.name = std::string(absl::StripAsciiWhitespace(rest.substr(0, eq)));
     for (char c : v.name) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("variant name '", v.name, "' must be [A-Za-z0-9_]+"));
+      if (!IsVariantNameChar(c)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "variant name '", v.name, "' must be [A-Za-z0-9_.+-]+"));
       }
     }
-    const absl::string_view json = part.substr(eq + 1);
-    const auto st = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(json.data(), json.size()), &v.overrides);
+    rest.remove_prefix(eq + 1);
+    absl::Status st = ParseVariantParts(&rest, &v);
     if (!st.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("variant ", v.name, ": ",
-                       std::string(st.message().data(), st.message().size())));
+          absl::StrCat("variant ", v.name, ": ", st.message()));
     }
-    std::string printed;
-    google::protobuf::util::JsonPrintOptions po;
-    po.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(v.overrides, &printed,
-                                                      po);
-    v.description =
-        absl::StrCat("Rerank, server weights with overrides ", printed);
+    absl::StatusOr<std::unique_ptr<const RuleSet>> checked =
+        RuleSet::Create(v.rules, "rules", RequestLimits{});
+    if (!checked.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("variant ", v.name, ": ", checked.status().message()));
+    }
+    std::vector<std::string> what;
+    if (v.overrides.ByteSizeLong() > 0) {
+      std::string printed;
+      google::protobuf::util::JsonPrintOptions po;
+      po.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(v.overrides, &printed,
+                                                        po);
+      what.push_back(absl::StrCat("overrides ", printed));
+    }
+    if (v.rules.ByteSizeLong() > 0) {
+      what.push_back(absl::StrCat("rules: ", DescribeRules(v.rules)));
+    }
+    v.description = absl::StrCat(
+        "Rerank, server weights",
+        what.empty() ? "" : absl::StrCat(" with ", absl::StrJoin(what, "; ")));
     out.push_back(std::move(v));
   }
   return out;
@@ -330,6 +684,12 @@ absl::Status ValidateEvalOptions(const EvalOptions& o) {
     }
     RETURN_IF_ERROR(
         ApplyScoringParams(o.full_weights, v.overrides, v.name).status());
+    absl::StatusOr<std::unique_ptr<const RuleSet>> rules =
+        RuleSet::Create(v.rules, "rules", RequestLimits{});
+    if (!rules.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("variant ", v.name, ": ", rules.status().message()));
+    }
   }
   return absl::OkStatus();
 }
@@ -373,7 +733,11 @@ absl::StatusOr<EvalReport> RunEvaluation(
     train.neighbors.threads = options.threads;
     if (train.model_version.empty()) train.model_version = "rerank-eval";
     ASSIGN_OR_RETURN(ModelData data,
-                     TrainModelData(matrix, train, nullptr, nullptr));
+                     TrainModelData(matrix, train,
+                                    options.item_categories.empty()
+                                        ? nullptr
+                                        : &options.item_categories,
+                                    nullptr));
     ASSIGN_OR_RETURN(std::unique_ptr<const ModelSnapshot> snapshot,
                      ModelSnapshot::FromData(std::move(data)));
     model = std::move(snapshot);
@@ -388,6 +752,10 @@ absl::StatusOr<EvalReport> RunEvaluation(
   report.model_users = model->num_users();
   report.model_items = model->num_items();
   report.model_neighbors = model->num_neighbors();
+  report.model_has_categories = model->has_categories();
+  for (int32_t row = 0; row < model->num_items(); ++row) {
+    report.model_categorized_items += !model->ItemCategory(row).empty();
+  }
 
   // Retrievers (train side only).
   const PopularityRetriever popularity(matrix);
@@ -471,6 +839,7 @@ absl::StatusOr<EvalReport> RunEvaluation(
           ApplyScoringParams(options.full_weights, v.overrides, v.name));
       s.index = static_cast<int>(report.strategies.size());
       s.options.weights = w;
+      s.rules = v.rules.ByteSizeLong() > 0 ? &v.rules : nullptr;
       s.explain = false;
       rerank_strategies.push_back(s);
       report.strategies.push_back({v.name, v.description});
@@ -507,18 +876,55 @@ absl::StatusOr<EvalReport> RunEvaluation(
   report.cases.resize(sample.size());
   const int chunks = options.threads;
   std::vector<absl::Status> chunk_status(chunks);
+  // Per chunk: (segment, strategy, model item) flags of the items seen in a
+  // first k (catalog coverage); OR-ed afterwards, so independent of the
+  // chunking.
+  const int64_t model_items = model->num_items();
+  std::vector<std::vector<char>> chunk_seen(chunks);
   RunChunks(
       EvenChunks(static_cast<int64_t>(sample.size()), chunks),
       [&](int chunk, int64_t begin, int64_t end) {
         v1::RerankRequest request;
         v1::RerankResponse response;
         std::vector<int32_t> history_rows;
+        std::vector<int32_t> model_rows;  // per list position, -1: unknown
+        std::vector<int32_t> top;         // list positions of a first k
+        std::vector<const float*> vectors;
+        std::vector<absl::string_view> categories;
+        std::vector<char>& seen = chunk_seen[chunk];
+        seen.assign(
+            static_cast<size_t>(kNumSegments) * num_strategies * model_items,
+            0);
+        std::vector<int> segments;  // of the current case
+        // ILD@k, coverage@k and catalog flags of strategy s from `top`.
+        auto beyond_accuracy = [&](int s, CaseRecord* rec) {
+          vectors.clear();
+          categories.clear();
+          for (const int32_t pos : top) {
+            const int32_t row = model_rows[pos];
+            vectors.push_back(row >= 0 ? model->ItemFactors(row) : nullptr);
+            categories.push_back(row >= 0 ? model->ItemCategory(row)
+                                          : absl::string_view());
+            if (row < 0) continue;
+            for (const int g : segments) {
+              seen[(static_cast<size_t>(g) * num_strategies + s) * model_items +
+                   row] = 1;
+            }
+          }
+          const double nan = std::numeric_limits<double>::quiet_NaN();
+          rec->ild[s] = IntraListDiversity(vectors, model->dim()).value_or(nan);
+          rec->coverage[s] = report.model_has_categories
+                                 ? CategoryCoverage(categories).value_or(nan)
+                                 : nan;
+        };
         for (int64_t c = begin; c < end; ++c) {
           const int64_t idx = sample[c];
           const Interaction& x = xs[idx];
           CaseRecord& rec = report.cases[c];
           rec.interaction = idx;
           rec.ranks.assign(num_strategies, 0);
+          rec.ild.assign(num_strategies, 0);
+          rec.coverage.assign(num_strategies, 0);
           const int32_t u = Find(user_row, x.user_id);
           const int32_t true_row = Find(item_row, x.item_id);
           rec.known_user = u >= 0;
@@ -559,6 +965,22 @@ absl::StatusOr<EvalReport> RunEvaluation(
               true_row, options.num_candidates, rng);
           rec.true_retrieved = list.true_retrieved;
           rec.ranks[0] = list.true_position + 1;
+          const int list_size = static_cast<int>(list.items.size());
+          const int k_top = std::min(options.cutoff, list_size);
+          model_rows.resize(list_size);
+          for (int k = 0; k < list_size; ++k) {
+            model_rows[k] = model->FindItem(list.items[k] >= 0
+                                                ? matrix.item_ids[list.items[k]]
+                                                : x.item_id);
+          }
+          top.resize(k_top);
+          std::iota(top.begin(), top.end(), 0);
+          // Every segment predicate reads fields known by now.
+          segments.clear();
+          for (int g = 0; g < kNumSegments; ++g) {
+            if (kSegments[g].keep(rec)) segments.push_back(g);
+          }
+          beyond_accuracy(0, &rec);
 
           // User-based CF. A cold user is described by the items of the
           // events they have so far (test-side, before now).
@@ -576,6 +998,10 @@ absl::StatusOr<EvalReport> RunEvaluation(
             const std::vector<int> ranks =
                 RanksByScore(knn.ScoreItems(*neighbors, list.items));
             rec.ranks[1] = ranks[list.true_position];
+            for (int k = 0; k < list_size; ++k) {
+              if (ranks[k] <= k_top) top[ranks[k] - 1] = k;
+            }
+            beyond_accuracy(1, &rec);
           }
 
           // The same request for every Rerank strategy.
@@ -599,6 +1025,11 @@ absl::StatusOr<EvalReport> RunEvaluation(
           }
           for (const RerankStrategy& s : rerank_strategies) {
             request.set_explain(s.explain);
+            if (s.rules != nullptr) {
+              *request.mutable_rules() = *s.rules;
+            } else {
+              request.clear_rules();
+            }
             response.Clear();
             absl::Status st =
                 Rerank(*model, request, s.options, now_ms, &response);
@@ -622,6 +1053,13 @@ absl::StatusOr<EvalReport> RunEvaluation(
                 rec.any_boost = true;
               }
             }
+            top.resize(std::min(k_top, response.items_size()));
+            for (size_t r = 0; r < top.size(); ++r) {
+              top[r] = static_cast<int32_t>(
+                  response.items(static_cast<int>(r)).input_position());
+            }
+            beyond_accuracy(s.index, &rec);
+            top.resize(k_top);
           }
         }
       });
@@ -630,32 +1068,8 @@ absl::StatusOr<EvalReport> RunEvaluation(
 
   // 4. Metrics per segment.
   const auto boot_start = std::chrono::steady_clock::now();
-  struct SegmentDef {
-    const char* name;
-    const char* description;
-    bool (*keep)(const CaseRecord&);
-  };
-  const SegmentDef defs[] = {
-      {"all", "every sampled test case",
-       [](const CaseRecord&) { return true; }},
-      {"known_users", "the user has >= 1 train interaction",
-       [](const CaseRecord& c) { return c.known_user; }},
-      {"cold_users", "the user has no train interaction",
-       [](const CaseRecord& c) { return !c.known_user; }},
-      {"repeat", "the user interacted with the true item before",
-       [](const CaseRecord& c) { return c.repeat; }},
-      {"first_time", "the true item is new to the user",
-       [](const CaseRecord& c) { return !c.repeat; }},
-      // The lists that are exactly what the retriever produces in
-      // production; in the others the true item was inserted at a random
-      // place, so there the baseline's rank is random by construction.
-      {"retrieved", "the true item is in the retriever's top N+1",
-       [](const CaseRecord& c) { return c.true_retrieved; }},
-      {"not_retrieved", "the true item was inserted at a random position",
-       [](const CaseRecord& c) { return !c.true_retrieved; }},
-  };
   uint64_t segment_index = 0;
-  for (const SegmentDef& def : defs) {
+  for (const SegmentDef& def : kSegments) {
     std::vector<const CaseRecord*> members;
     for (const CaseRecord& c : report.cases) {
       if (def.keep(c)) members.push_back(&c);
@@ -665,6 +1079,26 @@ absl::StatusOr<EvalReport> RunEvaluation(
                                         num_strategies, options,
                                         segment_index++, &st));
     RETURN_IF_ERROR(st);
+    SegmentReport& seg = report.segments.back();
+    if (seg.metrics.empty()) continue;
+    const int g = static_cast<int>(segment_index - 1);
+    for (int s = 0; s < num_strategies; ++s) {
+      int64_t distinct = 0;
+      for (int64_t row = 0; row < model_items; ++row) {
+        bool any = false;
+        for (const std::vector<char>& seen : chunk_seen) {
+          any |=
+              !seen.empty() &&
+              seen[(static_cast<size_t>(g) * num_strategies + s) * model_items +
+                   row] != 0;
+        }
+        distinct += any;
+      }
+      seg.metrics[s].catalog_coverage =
+          model_items > 0
+              ? static_cast<double>(distinct) / static_cast<double>(model_items)
+              : 0.0;
+    }
   }
   report.bootstrap_seconds = SecondsSince(boot_start);
   return report;

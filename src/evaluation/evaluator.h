@@ -23,11 +23,17 @@
 //                         order
 //       full              rerank::Rerank with the server's weights
 //       <variants>        rerank::Rerank with the server's weights plus
-//                         named overrides, e.g. full_no_demotion
+//                         named overrides and request rules, e.g.
+//                         full_no_demotion, full+mmr0.7, full+cap2
 //  4. HR@k, NDCG@k, MRR per strategy with bootstrap CIs, and the paired
 //     difference to the baseline with its own bootstrap CI (metrics.h), for
 //     the whole sample and for segments (known / cold users, repeat /
 //     first-time purchases, true item retrieved / inserted at random).
+//     Beside them, beyond accuracy, over each strategy's first k: ILD@k
+//     (intra-list diversity over the model's item factors) and category
+//     coverage@k (distinct model categories / list length), with CIs and
+//     paired differences to `full`; and catalog coverage (distinct model
+//     items in any first k / model items) per strategy.
 //
 // Deterministic: the report depends only on the log, the options and the
 // seed -- not on `threads` (each case and each resample has its own seeded
@@ -48,6 +54,7 @@
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/scoring_params.h"
 #include "training/interaction_log.h"
+#include "training/item_categories.h"
 #include "training/trainer.h"
 
 namespace rerank {
@@ -61,22 +68,52 @@ enum class UserFilter {
 absl::StatusOr<UserFilter> ParseUserFilter(absl::string_view name);
 absl::string_view UserFilterName(UserFilter filter);
 
-// A named variant of the full score: the full weights with `overrides`.
+// A named variant of the full score: the full weights with `overrides`,
+// and `rules` sent as RerankRequest.rules with each of its requests (e.g.
+// MMR diversity or category caps; empty: none).
 struct ScoringVariant {
   std::string name;
   std::string description;
   v1::ScoringParams overrides;
+  v1::Rules rules;
 };
 
 // full_no_demotion: purchase_demotion = 0.
+ScoringVariant NoDemotionVariant();
+// The diversity / cap trade-off, on the full weights:
+//   full+mmr0.7  rules.diversity {lambda: 0.7, top: 10} (pool: 50)
+//   full+mmr0.4  rules.diversity {lambda: 0.4, top: 10}
+//   full+cap2    rules.caps {CAP_FIELD_CATEGORY, max_items: 2,
+//                            within_top: 10}
+std::vector<ScoringVariant> DiversityVariants();
+// NoDemotionVariant() followed by DiversityVariants().
 std::vector<ScoringVariant> DefaultScoringVariants();
 
-// Parses "name=JSON;name=JSON..." where each JSON is a v1::ScoringParams in
-// the protobuf JSON mapping (e.g. {"base_weight": 0}); names are
-// [A-Za-z0-9_]+. The description lists the overrides. An empty string
-// gives no variants.
+// Parses variants separated by ';':
+//   variant := name '=' part ('+' part)*
+//   name    := [A-Za-z0-9_.+-]+
+//   part    := {ScoringParams JSON}         weight overrides, e.g.
+//                                           {"base_weight": 0}
+//            | mmr:LAMBDA[:TOP[:POOL]]      rules.diversity (lambda in
+//                                           [0, 1]; top default 10, pool
+//                                           default 5 * top)
+//            | cap:MAX[:WITHIN]             rules.caps += {CATEGORY,
+//                                           max_items MAX, within_top
+//                                           WITHIN (default 10)}
+//            | rules:{Rules JSON}           any v1::Rules, merged in
+// JSON is the protobuf JSON mapping; a JSON part runs to its matching '}',
+// so it may contain '+' and ';'. At most one weight-override part. E.g.
+//   full+mmr0.5=mmr:0.5;nobase+cap3={"base_weight":0}+cap:3:10
+// The rules are validated as rerankd validates a request's. Errors name the
+// variant and the bad part. The description lists overrides and rules. An
+// empty string gives no variants.
 absl::StatusOr<std::vector<ScoringVariant>> ParseScoringVariants(
     absl::string_view spec);
+
+// A human-readable summary of `rules` for descriptions, e.g. "MMR
+// diversity lambda=0.7 over the top 10 (pool 50); at most 2 per category
+// within the top 10". "" for empty rules.
+std::string DescribeRules(const v1::Rules& rules);
 
 struct EvalOptions {
   SplitOptions split;
@@ -102,6 +139,10 @@ struct EvalOptions {
   // Event weights, ALS and neighbour options when training in memory (the
   // paths are unused). The thread counts inside are overridden by `threads`.
   TrainOptions train;
+  // Item categories of the model trained in memory (rerank-train's
+  // --item_categories; empty: none). A given model has its own. Caps and
+  // category coverage use the model's categories.
+  ItemCategoryMap item_categories;
   // The full strategy's weights: the server defaults, or a config's.
   ScoringWeights full_weights;
   std::vector<ScoringVariant> variants = DefaultScoringVariants();
@@ -110,6 +151,10 @@ struct EvalOptions {
 absl::Status ValidateEvalOptions(const EvalOptions& options);
 
 inline constexpr double kMinVisibleBoost = 1e-3;
+
+// Fixed strategy indices (EvalReport::strategies).
+inline constexpr int kBaselineStrategy = 0;
+inline constexpr int kFullStrategy = 3;
 
 struct StrategyInfo {
   std::string name;
@@ -132,6 +177,11 @@ struct CaseRecord {
   // half-life), and such boosts change no order.
   bool any_boost = false;
   std::vector<int32_t> ranks;  // 1-based, per strategy
+  // Beyond accuracy over each strategy's first `cutoff` (metrics.h); NaN
+  // when undefined (ILD: < 2 items with factors; coverage: the model has no
+  // categories).
+  std::vector<double> ild;       // per strategy
+  std::vector<double> coverage;  // per strategy
 };
 
 struct StrategyMetrics {
@@ -141,6 +191,15 @@ struct StrategyMetrics {
   // Cases where the true item ranks better / worse than in the baseline.
   int64_t better = 0;
   int64_t worse = 0;
+  // Beyond accuracy, means over the cases where defined (NaN if none).
+  Interval ild, coverage;
+  int64_t ild_cases = 0;  // cases whose first k has >= 2 items with factors
+  // Distinct model items among the first k of the segment's cases / model
+  // items (items unknown to the model are not counted). No interval.
+  double catalog_coverage = 0;
+  // Paired differences strategy - full (0 for full itself): what a
+  // variant trades against the full score it modifies.
+  Interval f_hit, f_ndcg, f_ild, f_coverage;
 };
 
 struct SegmentReport {
@@ -179,6 +238,8 @@ struct EvalReport {
   double train_seconds = 0;
   double eval_seconds = 0;
   double bootstrap_seconds = 0;
+  bool model_has_categories = false;
+  int64_t model_categorized_items = 0;   // items with a non-empty category
   std::vector<StrategyInfo> strategies;  // index 0 is the baseline
   std::vector<SegmentReport> segments;   // index 0 is "all"
   std::vector<CaseRecord> cases;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "evaluation/random.h"
@@ -36,6 +38,44 @@ RankMetrics MetricsForRank(int rank, int cutoff) {
     m.ndcg = 1.0 / std::log2(static_cast<double>(rank) + 1.0);
   }
   return m;
+}
+
+std::optional<double> IntraListDiversity(absl::Span<const float* const> vectors,
+                                         int dim) {
+  // Items with a non-zero vector, and their norms.
+  std::vector<const float*> known;
+  std::vector<double> norms;
+  for (const float* v : vectors) {
+    if (v == nullptr) continue;
+    double sq = 0;
+    for (int d = 0; d < dim; ++d) sq += static_cast<double>(v[d]) * v[d];
+    if (!(sq > 0)) continue;
+    known.push_back(v);
+    norms.push_back(std::sqrt(sq));
+  }
+  if (known.size() < 2) return std::nullopt;
+  double sum = 0;
+  int64_t pairs = 0;
+  for (size_t i = 0; i < known.size(); ++i) {
+    for (size_t j = i + 1; j < known.size(); ++j) {
+      double dot = 0;
+      for (int d = 0; d < dim; ++d) {
+        dot += static_cast<double>(known[i][d]) * known[j][d];
+      }
+      sum += 1.0 - dot / (norms[i] * norms[j]);
+      ++pairs;
+    }
+  }
+  return sum / static_cast<double>(pairs);
+}
+
+std::optional<double> CategoryCoverage(
+    absl::Span<const absl::string_view> categories) {
+  if (categories.empty()) return std::nullopt;
+  const absl::flat_hash_set<absl::string_view> distinct(categories.begin(),
+                                                        categories.end());
+  return static_cast<double>(distinct.size()) /
+         static_cast<double>(categories.size());
 }
 
 absl::StatusOr<BootstrapUnit> ParseBootstrapUnit(absl::string_view name) {

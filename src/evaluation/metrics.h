@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,6 +26,25 @@ struct RankMetrics {
   double reciprocal_rank = 0;
 };
 RankMetrics MetricsForRank(int rank, int cutoff = kDefaultMetricCutoff);
+
+// Beyond-accuracy metrics of one list (the caller passes its first k items).
+//
+// Intra-list diversity: the mean, over all unordered pairs of items that
+// have factors, of the cosine distance 1 - cos(v_i, v_j). `vectors` holds
+// one pointer per item to its `dim` factors, or nullptr for an item without
+// factors; an all-zero vector also counts as "without factors" (its cosine
+// is undefined). Such items are skipped. nullopt when fewer than two items
+// have factors. The value is in [0, 2]: 0 for parallel vectors, 1 for
+// orthogonal ones.
+std::optional<double> IntraListDiversity(absl::Span<const float* const> vectors,
+                                         int dim);
+
+// Category coverage: distinct categories among the items / the number of
+// items, in (0, 1]; nullopt for an empty list. An empty category (an item
+// without one) is one more value, "none", shared by every such item: ten
+// uncategorised items cover 1 category, not 10.
+std::optional<double> CategoryCoverage(
+    absl::Span<const absl::string_view> categories);
 
 // A point estimate with a two-sided confidence interval.
 struct Interval {

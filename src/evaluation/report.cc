@@ -31,6 +31,17 @@ std::string MetricName(int metric, int cutoff) {
                      : absl::StrCat(metric == 0 ? "HR@" : "NDCG@", cutoff);
 }
 
+// "0.1234 [0.1200, 0.1300]", or with signs; "n/a" when undefined.
+std::string FormatInterval(const Interval& v, bool sign = false) {
+  if (!std::isfinite(v.point)) return "n/a";
+  return sign ? absl::StrFormat("%+.4f [%+.4f, %+.4f]", v.point, v.lo, v.hi)
+              : absl::StrFormat("%.4f [%.4f, %.4f]", v.point, v.lo, v.hi);
+}
+
+bool Significant(const Interval& d) {
+  return std::isfinite(d.point) && (d.lo > 0 || d.hi < 0);
+}
+
 std::string IsoTime(double unix_seconds) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
                           absl::FromUnixMicros(static_cast<int64_t>(
@@ -58,6 +69,16 @@ std::string ParamsJson(const v1::ScoringParams& p) {
   google::protobuf::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
   if (!google::protobuf::util::MessageToJsonString(p, &out, o).ok()) {
+    return "{}";
+  }
+  return out;
+}
+
+std::string RulesJson(const v1::Rules& rules) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(rules, &out, o).ok()) {
     return "{}";
   }
   return out;
@@ -106,7 +127,8 @@ std::string Html(absl::string_view s) {
 }
 
 constexpr const char* kPalette[] = {"#7f7f7f", "#1f77b4", "#2ca02c", "#d62728",
-                                    "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"};
+                                    "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                                    "#17becf", "#bcbd22", "#393b79", "#ad494a"};
 
 const char* Colour(size_t strategy) {
   return kPalette[strategy % (sizeof(kPalette) / sizeof(kPalette[0]))];
@@ -201,6 +223,84 @@ std::string SvgChart(const EvalReport& r, const SegmentReport& seg,
   return out;
 }
 
+// Accuracy against diversity: one point per strategy at (ILD@k, NDCG@k)
+// with both CIs as whiskers. Strategies without a defined ILD are left out.
+std::string SvgTradeOff(const EvalReport& r, const SegmentReport& seg) {
+  const int num = static_cast<int>(r.strategies.size());
+  double x_lo = 1e300, x_hi = -1e300, y_lo = 1e300, y_hi = -1e300;
+  for (int s = 0; s < num; ++s) {
+    const StrategyMetrics& m = seg.metrics[s];
+    if (!std::isfinite(m.ild.point)) continue;
+    x_lo = std::min(x_lo, m.ild.lo);
+    x_hi = std::max(x_hi, m.ild.hi);
+    y_lo = std::min(y_lo, m.ndcg.lo);
+    y_hi = std::max(y_hi, m.ndcg.hi);
+  }
+  if (x_lo > x_hi) return "";
+  auto widen = [](double* lo, double* hi) {
+    if (*hi - *lo <= 0) *hi = *lo + 1e-3;
+    const double pad = 0.08 * (*hi - *lo);
+    *lo -= pad;
+    *hi += pad;
+  };
+  widen(&x_lo, &x_hi);
+  widen(&y_lo, &y_hi);
+  const double left = 60, top = 28, plot_w = 520, plot_h = 260;
+  const double width = left + plot_w + 170, height = top + plot_h + 44;
+  auto x = [&](double v) { return left + plot_w * (v - x_lo) / (x_hi - x_lo); };
+  auto y = [&](double v) { return top + plot_h * (y_hi - v) / (y_hi - y_lo); };
+  std::string out = absl::StrFormat(
+      "<svg width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+      "role=\"img\" font-family=\"sans-serif\" font-size=\"11\">\n",
+      width, height, width, height);
+  absl::StrAppendFormat(&out,
+                        "<text x=\"%.1f\" y=\"16\" font-weight=\"bold\">"
+                        "NDCG@%d against ILD@%d (up: more accurate, right: "
+                        "more diverse)</text>\n",
+                        left, r.options.cutoff, r.options.cutoff);
+  absl::StrAppendFormat(
+      &out,
+      "<path d=\"M%.1f %.1fV%.1fH%.1f\" stroke=\"#333\" fill=\"none\"/>\n",
+      left, top, top + plot_h, left + plot_w);
+  for (const double t : {y_lo, y_hi}) {
+    absl::StrAppendFormat(&out,
+                          "<text x=\"%.1f\" y=\"%.1f\" "
+                          "text-anchor=\"end\">%.3f</text>\n",
+                          left - 3, y(t) + 4, t);
+  }
+  for (const double t : {x_lo, x_hi}) {
+    absl::StrAppendFormat(&out,
+                          "<text x=\"%.1f\" y=\"%.1f\" "
+                          "text-anchor=\"middle\">%.3f</text>\n",
+                          x(t), top + plot_h + 16, t);
+  }
+  absl::StrAppendFormat(&out,
+                        "<text x=\"%.1f\" y=\"%.1f\" "
+                        "text-anchor=\"middle\">ILD@%d</text>\n",
+                        left + plot_w / 2, top + plot_h + 34, r.options.cutoff);
+  for (int s = 0; s < num; ++s) {
+    const StrategyMetrics& m = seg.metrics[s];
+    if (!std::isfinite(m.ild.point)) continue;
+    const double cx = x(m.ild.point), cy = y(m.ndcg.point);
+    absl::StrAppendFormat(
+        &out,
+        "<path d=\"M%.1f %.1fH%.1fM%.1f %.1fV%.1f\" stroke=\"%s\" "
+        "stroke-width=\"1.3\" fill=\"none\"/>\n",
+        x(m.ild.lo), cy, x(m.ild.hi), cx, y(m.ndcg.lo), y(m.ndcg.hi),
+        Colour(s));
+    absl::StrAppendFormat(
+        &out,
+        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\">"
+        "<title>%s: NDCG %.4f, ILD %.4f</title></circle>\n",
+        cx, cy, Colour(s), Html(r.strategies[s].name), m.ndcg.point,
+        m.ild.point);
+    absl::StrAppendFormat(&out, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+                          cx + 7, cy - 5, Html(r.strategies[s].name));
+  }
+  out += "</svg>\n";
+  return out;
+}
+
 std::string Pct(double f) { return absl::StrFormat("%.1f%%", 100.0 * f); }
 
 std::string DiagnosticsLine(const SegmentReport& seg) {
@@ -267,6 +367,30 @@ std::string FormatTextReport(const EvalReport& r) {
       }
       out += "\n";
     }
+    const int k = r.options.cutoff;
+    absl::StrAppendFormat(
+        &out,
+        "  beyond accuracy (first %d)   %-26s %-26s %-8s | minus full "
+        "(paired): %s\n",
+        k, absl::StrCat("ILD@", k), absl::StrCat("coverage@", k), "catalog",
+        absl::StrCat("HR@", k, ", NDCG@", k, ", ILD@", k, ", coverage@", k));
+    for (size_t s = 0; s < r.strategies.size(); ++s) {
+      const StrategyMetrics& sm = seg.metrics[s];
+      absl::StrAppendFormat(&out, "  %-27s %-26s %-26s %-8s |",
+                            r.strategies[s].name, FormatInterval(sm.ild),
+                            FormatInterval(sm.coverage),
+                            absl::StrFormat("%.4f", sm.catalog_coverage));
+      if (static_cast<int>(s) == kFullStrategy) {
+        out += " (reference)\n";
+        continue;
+      }
+      for (const Interval* d :
+           {&sm.f_hit, &sm.f_ndcg, &sm.f_ild, &sm.f_coverage}) {
+        absl::StrAppend(&out, " ", FormatInterval(*d, /*sign=*/true),
+                        Significant(*d) ? "*" : "");
+      }
+      out += "\n";
+    }
   }
   out += "\n* = the paired-difference CI excludes 0\n";
   absl::StrAppendFormat(&out,
@@ -282,9 +406,9 @@ std::string EvalReportToJson(const EvalReport& r) {
   // Config.
   std::vector<std::string> variants;
   for (const ScoringVariant& v : o.variants) {
-    variants.push_back(
-        absl::StrCat("{\"name\": ", JsonString(v.name),
-                     ", \"overrides\": ", ParamsJson(v.overrides), "}"));
+    variants.push_back(absl::StrCat(
+        "{\"name\": ", JsonString(v.name), ", \"overrides\": ",
+        ParamsJson(v.overrides), ", \"rules\": ", RulesJson(v.rules), "}"));
   }
   absl::StrAppend(
       &out, "  \"config\": {\n", "    \"log\": ", JsonString(r.log_source),
@@ -321,6 +445,7 @@ std::string EvalReportToJson(const EvalReport& r) {
       ", \"neighbors_from\": ",
       JsonString(NeighborSourceName(o.train.neighbors.source)), "},\n",
       "    \"full_weights\": ", WeightsJson(o.full_weights), ",\n",
+      "    \"item_categories\": ", o.item_categories.size(), ",\n",
       "    \"variants\": [", absl::StrJoin(variants, ", "), "]\n  },\n");
   // Data and model.
   absl::StrAppend(&out,
@@ -332,18 +457,20 @@ std::string EvalReportToJson(const EvalReport& r) {
                   ", \"train_users\": ", r.train_users,
                   ", \"train_items\": ", r.train_items,
                   ", \"train_pairs\": ", r.train_pairs, "},\n");
-  absl::StrAppend(&out,
-                  "  \"model\": {\"source\": ", JsonString(r.model_source),
-                  ", \"version\": ", JsonString(r.model_version),
-                  ", \"dim\": ", r.model_dim, ", \"users\": ", r.model_users,
-                  ", \"items\": ", r.model_items,
-                  ", \"neighbors\": ", r.model_neighbors, "},\n");
+  absl::StrAppend(
+      &out, "  \"model\": {\"source\": ", JsonString(r.model_source),
+      ", \"version\": ", JsonString(r.model_version),
+      ", \"dim\": ", r.model_dim, ", \"users\": ", r.model_users,
+      ", \"items\": ", r.model_items, ", \"neighbors\": ", r.model_neighbors,
+      ", \"has_categories\": ", r.model_has_categories ? "true" : "false",
+      ", \"categorized_items\": ", r.model_categorized_items, "},\n");
   absl::StrAppend(&out,
                   "  \"seconds\": {\"train\": ", JsonNumber(r.train_seconds),
                   ", \"scoring\": ", JsonNumber(r.eval_seconds),
                   ", \"bootstrap\": ", JsonNumber(r.bootstrap_seconds), "},\n");
   std::vector<std::string> strategies;
-  for (const StrategyInfo& s : r.strategies) {
+  for (size_t k = 0; k < r.strategies.size(); ++k) {
+    const StrategyInfo& s = r.strategies[k];
     strategies.push_back(
         absl::StrCat("{\"name\": ", JsonString(s.name),
                      ", \"description\": ", JsonString(s.description), "}"));
@@ -383,7 +510,16 @@ std::string EvalReportToJson(const EvalReport& r) {
                         "\": ", JsonInterval(DiffOf(m, metric)));
       }
       absl::StrAppend(&e, "}, \"better_than_baseline\": ", m.better,
-                      ", \"worse_than_baseline\": ", m.worse, "}");
+                      ", \"worse_than_baseline\": ", m.worse);
+      absl::StrAppend(
+          &e, ",\n         \"ild\": ", JsonInterval(m.ild),
+          ", \"ild_cases\": ", m.ild_cases,
+          ", \"catalog_coverage\": ", JsonNumber(m.catalog_coverage),
+          ", \"category_coverage\": ", JsonInterval(m.coverage),
+          ",\n         \"diff_vs_full\": {\"hr\": ", JsonInterval(m.f_hit),
+          ", \"ndcg\": ", JsonInterval(m.f_ndcg),
+          ", \"ild\": ", JsonInterval(m.f_ild),
+          ", \"category_coverage\": ", JsonInterval(m.f_coverage), "}}");
       per_strategy.push_back(e);
     }
     absl::StrAppend(&s, absl::StrJoin(per_strategy, ","), "}}");
@@ -479,6 +615,61 @@ std::string EvalReportToHtml(const EvalReport& r) {
         absl::StrAppendFormat(&out, "<td>%d / %d</td></tr>\n", sm.better,
                               sm.worse);
       }
+    }
+    out += "</table>\n";
+    // Beyond accuracy: the trade-off against `full`.
+    const int k = o.cutoff;
+    absl::StrAppendFormat(
+        &out,
+        "<h3>Accuracy against diversity (%s)</h3>\n<p class=\"note\">Over "
+        "each strategy's first %d: ILD@%d = mean pairwise cosine distance of "
+        "the items' factor vectors (lists with &lt; 2 items with factors "
+        "left out: %d of %d for full); coverage@%d = distinct model "
+        "categories / list length (an item without a category counts as one "
+        "shared &quot;none&quot;)%s; catalog = distinct model items in any "
+        "first %d of the segment / %d model items. Differences are paired, "
+        "against <b>full</b>.</p>\n",
+        Html(seg.name), k, k,
+        seg.cases - (seg.metrics.size() > kFullStrategy
+                         ? seg.metrics[kFullStrategy].ild_cases
+                         : 0),
+        seg.cases, k,
+        r.model_has_categories ? "" : " &mdash; the model has no categories", k,
+        r.model_items);
+    out += SvgTradeOff(r, seg);
+    out += "<table>\n<tr><th>strategy</th>";
+    for (const std::string& h :
+         {absl::StrCat("HR@", k), absl::StrCat("NDCG@", k),
+          absl::StrCat("ILD@", k), absl::StrCat("coverage@", k)}) {
+      absl::StrAppendFormat(&out, "<th>%s [%d%% CI]</th>", h, conf);
+    }
+    out += "<th>catalog</th>";
+    for (const std::string& h :
+         {absl::StrCat("HR@", k), absl::StrCat("NDCG@", k),
+          absl::StrCat("ILD@", k), absl::StrCat("coverage@", k)}) {
+      absl::StrAppendFormat(&out, "<th>&Delta;%s vs full</th>", h);
+    }
+    out += "</tr>\n";
+    for (size_t s = 0; s < r.strategies.size(); ++s) {
+      const StrategyMetrics& sm = seg.metrics[s];
+      absl::StrAppendFormat(&out, "<tr><td>%s</td>",
+                            Html(r.strategies[s].name));
+      for (const Interval* v : {&sm.hit, &sm.ndcg, &sm.ild, &sm.coverage}) {
+        absl::StrAppendFormat(&out, "<td>%s</td>", FormatInterval(*v));
+      }
+      absl::StrAppendFormat(&out, "<td>%s</td>",
+                            absl::StrFormat("%.4f", sm.catalog_coverage));
+      for (const Interval* d :
+           {&sm.f_hit, &sm.f_ndcg, &sm.f_ild, &sm.f_coverage}) {
+        if (static_cast<int>(s) == kFullStrategy) {
+          out += "<td>&mdash;</td>";
+          continue;
+        }
+        absl::StrAppendFormat(&out, "<td%s>%s</td>",
+                              Significant(*d) ? " class=\"sig\"" : "",
+                              FormatInterval(*d, /*sign=*/true));
+      }
+      out += "</tr>\n";
     }
     out += "</table>\n";
   }

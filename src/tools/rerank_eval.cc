@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -29,6 +30,7 @@
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "training/interaction_log.h"
+#include "training/item_categories.h"
 #include "training/timestamp.h"
 
 ABSL_FLAG(std::string, log, "",
@@ -79,11 +81,21 @@ ABSL_FLAG(std::string, config, "",
           "uses (default: the server's built-in defaults).");
 ABSL_FLAG(bool, no_demotion_variant, true,
           "Also score the full_no_demotion variant (purchase_demotion=0).");
+ABSL_FLAG(bool, diversity_variants, true,
+          "Also score full+mmr0.7, full+mmr0.4 (MMR diversity over the top "
+          "10) and full+cap2 (at most 2 per category within the top 10).");
 ABSL_FLAG(std::string, variants, "",
           "More named variants of the full score, ';'-separated "
-          "name=ScoringParams-JSON pairs applied on top of the full weights, "
-          "e.g. 'full_no_base={\"base_weight\":0};"
-          "full_nb1={\"neighbor_weight\":1}'.");
+          "name=part+part... where a part is {ScoringParams JSON} (weight "
+          "overrides on top of the full weights), mmr:LAMBDA[:TOP[:POOL]] "
+          "(request rules.diversity), cap:MAX[:WITHIN] (a category cap, "
+          "WITHIN default 10) or rules:{Rules JSON}; names are "
+          "[A-Za-z0-9_.+-]+. E.g. 'full_no_base={\"base_weight\":0};"
+          "nobase+mmr0.5={\"base_weight\":0}+mmr:0.5;full+cap3=cap:3:10'.");
+ABSL_FLAG(std::string, item_categories, "",
+          "CSV of item_id,category (as for rerank-train) for the model "
+          "trained in memory: category caps and category coverage use it. "
+          "Ignored with --model (the model has its own).");
 ABSL_FLAG(std::string, json_out, "", "Write the report as JSON here.");
 ABSL_FLAG(std::string, html_out, "",
           "Write a self-contained HTML report here.");
@@ -143,7 +155,19 @@ absl::StatusOr<EvalOptions> OptionsFromFlags() {
     ASSIGN_OR_RETURN(o.full_weights,
                      ScoringWeightsFromConfigFile(absl::GetFlag(FLAGS_config)));
   }
-  if (!absl::GetFlag(FLAGS_no_demotion_variant)) o.variants.clear();
+  o.variants.clear();
+  if (absl::GetFlag(FLAGS_no_demotion_variant)) {
+    o.variants.push_back(NoDemotionVariant());
+  }
+  if (absl::GetFlag(FLAGS_diversity_variants)) {
+    for (ScoringVariant& v : DiversityVariants()) {
+      o.variants.push_back(std::move(v));
+    }
+  }
+  if (!absl::GetFlag(FLAGS_item_categories).empty()) {
+    ASSIGN_OR_RETURN(o.item_categories,
+                     ReadItemCategories(absl::GetFlag(FLAGS_item_categories)));
+  }
   ASSIGN_OR_RETURN(std::vector<ScoringVariant> more,
                    ParseScoringVariants(absl::GetFlag(FLAGS_variants)));
   o.variants.insert(o.variants.end(), more.begin(), more.end());

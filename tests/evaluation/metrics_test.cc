@@ -1,8 +1,10 @@
 #include "evaluation/metrics.h"
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -48,6 +50,56 @@ TEST(MetricsForRankTest, MissingItemScoresZero) {
 TEST(MetricsForRankTest, CustomCutoff) {
   EXPECT_DOUBLE_EQ(MetricsForRank(3, 2).hit, 0.0);
   EXPECT_DOUBLE_EQ(MetricsForRank(2, 2).ndcg, 1.0 / std::log2(3.0));
+}
+
+TEST(IntraListDiversityTest, MeanPairwiseCosineDistance) {
+  // a=(1,0), b=(0,1), c=(2,2): d(a,b) = 1, d(a,c) = d(b,c) = 1 - 1/sqrt(2).
+  const float a[] = {1, 0}, b[] = {0, 1}, c[] = {2, 2};
+  const float* list[] = {a, b, c};
+  const std::optional<double> ild = IntraListDiversity(list, 2);
+  ASSERT_TRUE(ild.has_value());
+  EXPECT_NEAR(*ild, (1.0 + 2.0 * (1.0 - 1.0 / std::sqrt(2.0))) / 3.0, 1e-12);
+}
+
+TEST(IntraListDiversityTest, ParallelIsZeroAndOppositeIsTwo) {
+  const float a[] = {1, 0, 0}, a3[] = {3, 0, 0}, minus_a[] = {-2, 0, 0};
+  const float* same[] = {a, a3};
+  EXPECT_NEAR(*IntraListDiversity(same, 3), 0.0, 1e-12);
+  const float* opposite[] = {a, minus_a};
+  EXPECT_NEAR(*IntraListDiversity(opposite, 3), 2.0, 1e-12);
+}
+
+TEST(IntraListDiversityTest, SkipsItemsWithoutOrWithZeroFactors) {
+  const float a[] = {1, 0}, b[] = {0, 1}, zero[] = {0, 0};
+  // Only the pair (a, b) counts.
+  const float* list[] = {a, nullptr, zero, b};
+  EXPECT_NEAR(*IntraListDiversity(list, 2), 1.0, 1e-12);
+}
+
+TEST(IntraListDiversityTest, UndefinedBelowTwoItemsWithFactors) {
+  const float a[] = {1, 0}, zero[] = {0, 0};
+  const float* one[] = {a, nullptr, zero};
+  EXPECT_FALSE(IntraListDiversity(one, 2).has_value());
+  EXPECT_FALSE(IntraListDiversity({}, 2).has_value());
+}
+
+TEST(CategoryCoverageTest, DistinctCategoriesOverListLength) {
+  const absl::string_view list[] = {"mug", "bag", "mug", "candle"};
+  EXPECT_DOUBLE_EQ(*CategoryCoverage(list), 3.0 / 4.0);
+  const absl::string_view distinct[] = {"mug", "bag"};
+  EXPECT_DOUBLE_EQ(*CategoryCoverage(distinct), 1.0);
+}
+
+TEST(CategoryCoverageTest, ItemsWithoutCategoryShareOneValue) {
+  const absl::string_view none[] = {"", "", ""};
+  EXPECT_DOUBLE_EQ(*CategoryCoverage(none), 1.0 / 3.0);
+  // mug, none, bag: 3 values over 5 items.
+  const absl::string_view mixed[] = {"mug", "", "bag", "", "mug"};
+  EXPECT_DOUBLE_EQ(*CategoryCoverage(mixed), 3.0 / 5.0);
+}
+
+TEST(CategoryCoverageTest, UndefinedForAnEmptyList) {
+  EXPECT_FALSE(CategoryCoverage({}).has_value());
 }
 
 TEST(PercentileIntervalTest, InterpolatesOrderStatistics) {

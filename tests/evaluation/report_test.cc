@@ -37,6 +37,10 @@ TEST(ReportTest, HtmlIsSelfContained) {
   EXPECT_THAT(html, HasSubstr("<svg"));
   EXPECT_THAT(html, HasSubstr("<table"));
   EXPECT_THAT(html, HasSubstr("full_no_demotion"));
+  EXPECT_THAT(html, HasSubstr("full+cap2"));
+  EXPECT_THAT(html, HasSubstr("Accuracy against diversity"));
+  EXPECT_THAT(html, HasSubstr("ILD@10"));
+  EXPECT_THAT(html, HasSubstr("&Delta;NDCG@10 vs full"));
   // Nothing to fetch: no URLs, no src=, no scripts, stylesheets or fonts.
   EXPECT_THAT(html, Not(HasSubstr("http")));
   EXPECT_THAT(html, Not(HasSubstr("src=")));
@@ -72,13 +76,42 @@ TEST(ReportTest, JsonIsValidAndComplete) {
   EXPECT_LE(hr.fields().at("lo").number_value(),
             hr.fields().at("point").number_value());
   EXPECT_TRUE(full.struct_value().fields().contains("diff_vs_baseline"));
+  const auto& mmr =
+      all.fields().at("metrics").struct_value().fields().at("full+mmr0.4");
+  for (const char* key : {"ild", "ild_cases", "category_coverage",
+                          "catalog_coverage", "diff_vs_full"}) {
+    EXPECT_TRUE(mmr.struct_value().fields().contains(key)) << key;
+  }
+  const auto& ild = mmr.struct_value().fields().at("ild").struct_value();
+  EXPECT_GT(ild.fields().at("point").number_value(), 0);
+  EXPECT_EQ(f.at("strategies").list_value().values_size(), 8);
+  EXPECT_GT(mmr.struct_value().fields().at("catalog_coverage").number_value(),
+            0);
+  const auto& variants =
+      f.at("config").struct_value().fields().at("variants").list_value();
+  EXPECT_EQ(variants.values(3)
+                .struct_value()
+                .fields()
+                .at("rules")
+                .struct_value()
+                .fields()
+                .at("caps")
+                .list_value()
+                .values(0)
+                .struct_value()
+                .fields()
+                .at("max_items")
+                .number_value(),
+            2);
 }
 
 TEST(ReportTest, TextTableNamesEveryStrategy) {
   const std::string text = FormatTextReport(Report());
   for (const char* name :
-       {"baseline", "user_cf", "factors", "full", "full_no_demotion", "HR@10",
-        "NDCG@10", "MRR", "minus baseline"}) {
+       {"baseline", "user_cf", "factors", "full", "full_no_demotion",
+        "full+mmr0.7", "full+mmr0.4", "full+cap2", "HR@10", "NDCG@10", "MRR",
+        "minus baseline", "beyond accuracy", "ILD@10", "coverage@10",
+        "minus full"}) {
     EXPECT_THAT(text, HasSubstr(name));
   }
 }
