@@ -189,7 +189,44 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{R"({"listen_address": )", "invalid config"},
         Refusal{R"([1, 2])", "invalid config"},
         Refusal{R"({"limits": {"max_candidates": "many"}})", "max_candidates"},
-        Refusal{R"({"limits": {"max_candidates": -1}})", "max_candidates"}));
+        Refusal{R"({"limits": {"max_candidates": -1}})", "max_candidates"},
+        // Merchandising profiles: every rule is checked at start-up.
+        Refusal{R"({"limits": {"max_rules": 0}})",
+                "limits.max_rules must be > 0"},
+        Refusal{R"({"profiles": {"cart": {"rules": {"caps": [
+                    {"field": "CAP_FIELD_CATEGORY", "max_items": -1,
+                     "within_top": 3}]}}}})",
+                "profiles.cart.rules.caps[0].max_items=-1 is negative"},
+        Refusal{R"({"profiles": {"home": {"scoring": {"base_weight": 1000}}}})",
+                "profiles.home.scoring.base_weight=1000"},
+        Refusal{R"({"profiles": {"home": {"rules": {"pins": [
+                    {"item_id": "a", "slot": 0},
+                    {"item_id": "b", "slot": 0}]}}}})",
+                "profiles.home.rules.pins[1]: slot 0 is already pinned"},
+        Refusal{R"({"profiles": {"home": {}}, "default_profile": "pdp"})",
+                "default_profile: 'pdp' is not a key of profiles"},
+        Refusal{R"({"profiles": {"home": {"rules": {"capz": []}}}})", "capz"}));
+
+TEST(ServerConfigTest, ProfilesBecomeScorerOptions) {
+  auto config = ParseServerConfig(
+      R"({"scoring": {"view_weight": 0.2},
+          "profiles": {"pdp": {"scoring": {"neighbor_weight": 2},
+                               "rules": {"exclude_items": ["x"]}}},
+          "default_profile": "pdp"})",
+      "config.json");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto options = ScorerOptionsFromConfig(*config);
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_EQ(options->default_profile, "pdp");
+  ASSERT_TRUE(options->profiles.contains("pdp"));
+  const Profile& pdp = *options->profiles.at("pdp");
+  // The profile's weights are the config's with the profile's applied.
+  EXPECT_DOUBLE_EQ(pdp.weights.neighbor_weight, 2.0);
+  EXPECT_DOUBLE_EQ(pdp.weights.view_weight, 0.2);
+  EXPECT_TRUE(pdp.rules->ExcludesItem("x"));
+  EXPECT_EQ(options->limits.max_rules, 1000u);
+  EXPECT_EQ(options->limits.max_attributes_per_candidate, 32u);
+}
 
 TEST(ServerConfigTest, ParseServerConfigJsonDoesNotValidate) {
   auto config = ParseServerConfigJson(
