@@ -63,7 +63,8 @@ struct RerankerServiceOptions {
 //
 // Does not own the store (the ModelManager or server does) nor the observer;
 // both must outlive the service. Thread-safe: members are immutable after
-// Create except the in-flight counter, an atomic.
+// Create except the in-flight counter, an atomic, and the message
+// allocator's pool, which has its own mutex.
 class RerankerService final : public v1::Reranker::CallbackService {
  public:
   // Milliseconds since the Unix epoch; used when request.now_ms is 0.
