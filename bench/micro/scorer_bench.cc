@@ -1,5 +1,11 @@
 // Micro-benchmarks of the hot path pieces (GitHub issue 4):
-//   BM_Rerank        the scoring function alone: candidates x dim x events
+//   BM_Rerank        the scoring function alone: candidates x dim x events,
+//                    the response on the heap (gRPC's default holder)
+//   BM_RerankArena   the same, the response on a fresh protobuf Arena
+//   BM_RerankPooledArena  the same, the response from rerankd's pooled
+//                    ArenaMessageAllocator (what the server does now)
+//   BM_ServeCall     parse the request from the wire, score, free both:
+//                    heap messages vs the pooled arena allocator
 //   BM_RerankNull    the null scorer on the same requests (parse-free floor)
 //   BM_ParseRequest  protobuf ParseFromString of a 200-candidate request
 //   BM_SerializeResponse  the matching 200-item response
@@ -36,6 +42,7 @@
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/scorer.h"
 #include "scoring/scoring_context.h"
+#include "service/arena_message_allocator.h"
 
 namespace rerank::bench {
 namespace {
@@ -103,10 +110,16 @@ ScorerOptions DefaultScorerOptions() {
   return o;
 }
 
-// kArena: the response lives on a protobuf Arena, as it would in a server
-// that registers an arena-backed gRPC MessageAllocator for Rerank; rerankd
-// today gets a heap-allocated response per call (kArena = false).
-template <bool kNull, bool kArena = false>
+using RerankAllocator =
+    ArenaMessageAllocator<v1::RerankRequest, v1::RerankResponse>;
+
+enum class ResponseOn {
+  kHeap,        // a heap message per call: gRPC's default message holder
+  kFreshArena,  // a default-constructed protobuf Arena per call
+  kPooled,      // rerankd's ArenaMessageAllocator (kept blocks, pooled)
+};
+
+template <bool kNull, ResponseOn kOn = ResponseOn::kHeap>
 void RunScorer(benchmark::State& state) {
   const int candidates = static_cast<int>(state.range(0));
   const int32_t dim = static_cast<int32_t>(state.range(1));
@@ -115,16 +128,23 @@ void RunScorer(benchmark::State& state) {
   const auto model = ModelFor(items, dim);
   const auto requests = Requests(items, candidates, events, kPoolSize);
   const ScorerOptions options = DefaultScorerOptions();
+  RerankAllocator allocator;
   size_t i = 0;
   for (auto _ : state) {
-    // A fresh response per call, destroyed inside the timed loop: rerankd's
-    // callback handler gets a new (heap-backed) response message per call.
+    // A fresh response per call, destroyed inside the timed loop, as the
+    // server's callback handler gets and frees one per call.
     google::protobuf::Arena arena;
     v1::RerankResponse heap_response;
-    v1::RerankResponse* response =
-        kArena
-            ? google::protobuf::Arena::CreateMessage<v1::RerankResponse>(&arena)
-            : &heap_response;
+    grpc::MessageHolder<v1::RerankRequest, v1::RerankResponse>* holder =
+        nullptr;
+    v1::RerankResponse* response = &heap_response;
+    if constexpr (kOn == ResponseOn::kFreshArena) {
+      response =
+          google::protobuf::Arena::CreateMessage<v1::RerankResponse>(&arena);
+    } else if constexpr (kOn == ResponseOn::kPooled) {
+      holder = allocator.AllocateMessages();
+      response = holder->response();
+    }
     const absl::Status status =
         kNull ? RerankNull(*model, requests[i], options, 0, response)
               : Rerank(*model, requests[i], options, 0, response);
@@ -133,6 +153,7 @@ void RunScorer(benchmark::State& state) {
       break;
     }
     benchmark::DoNotOptimize(response->items_size());
+    if (holder != nullptr) holder->Release();
     if (++i == requests.size()) i = 0;
   }
   state.SetItemsProcessed(state.iterations() * candidates);
@@ -143,7 +164,15 @@ void RunScorer(benchmark::State& state) {
 
 void BM_Rerank(benchmark::State& state) { RunScorer<false>(state); }
 void BM_RerankNull(benchmark::State& state) { RunScorer<true>(state); }
-void BM_RerankArena(benchmark::State& state) { RunScorer<false, true>(state); }
+void BM_RerankArena(benchmark::State& state) {
+  RunScorer<false, ResponseOn::kFreshArena>(state);
+}
+void BM_RerankPooledArena(benchmark::State& state) {
+  RunScorer<false, ResponseOn::kPooled>(state);
+}
+void BM_RerankNullPooledArena(benchmark::State& state) {
+  RunScorer<true, ResponseOn::kPooled>(state);
+}
 
 void ScorerArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"cand", "dim", "events", "items"});
@@ -162,6 +191,9 @@ void ScorerArgs(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Rerank)->Apply(ScorerArgs)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankPooledArena)
+    ->Apply(ScorerArgs)
+    ->Unit(benchmark::kMicrosecond);
 
 // A context with this thread's reusable buffers where the tree has them.
 template <typename Ctx>
@@ -228,6 +260,102 @@ BENCHMARK(BM_RerankNull)
     ->ArgNames({"cand", "dim", "events", "items"})
     ->Args({1000, 64, 50, kDefaultItems})
     ->Args({200, 64, 20, kDefaultItems})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankNullPooledArena)
+    ->ArgNames({"cand", "dim", "events", "items"})
+    ->Args({1000, 64, 50, kDefaultItems})
+    ->Args({200, 64, 20, kDefaultItems})
+    ->Unit(benchmark::kMicrosecond);
+
+// The 200 -> 1000 candidate "superlinearity": per-candidate cost against
+// how many distinct candidates the cycled requests touch (pool x
+// candidates). Arg 2 is the pool size: 1 keeps one request's items hot in
+// L1/L2; 16 x 1000 candidates (16K items, 4 MB of factor rows at dim 64
+// plus their id-table slots and ids) no longer fit in this machine's 2 MB
+// L2, 16 x 200 do. Response on the pooled arena, to leave malloc out.
+void BM_WorkingSet(benchmark::State& state) {
+  const int candidates = static_cast<int>(state.range(0));
+  const int events = static_cast<int>(state.range(1));
+  const int pool = static_cast<int>(state.range(2));
+  const auto model = ModelFor(kDefaultItems, 64);
+  const auto requests = Requests(kDefaultItems, candidates, events, pool);
+  const ScorerOptions options = DefaultScorerOptions();
+  RerankAllocator allocator;
+  size_t i = 0;
+  for (auto _ : state) {
+    auto* holder = allocator.AllocateMessages();
+    if (!Rerank(*model, requests[i], options, 0, holder->response()).ok()) {
+      state.SkipWithError("rerank failed");
+      break;
+    }
+    holder->Release();
+    if (++i == requests.size()) i = 0;
+  }
+  state.counters["ns_per_candidate"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * candidates,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_WorkingSet)
+    ->ArgNames({"cand", "events", "pool"})
+    ->Args({200, 20, 1})
+    ->Args({200, 20, 16})
+    ->Args({200, 20, 80})
+    ->Args({1000, 20, 1})
+    ->Args({1000, 20, 16})
+    ->Args({1000, 50, 1})
+    ->Args({1000, 50, 16})
+    ->Unit(benchmark::kMicrosecond);
+
+// One call's message work as the server does it: the request parsed from
+// its wire bytes, scored, then request and response freed. Arg 0: heap
+// messages (gRPC's default holder: a message object per message), arg 1:
+// rerankd's pooled ArenaMessageAllocator.
+void BM_ServeCall(benchmark::State& state) {
+  const int candidates = static_cast<int>(state.range(0));
+  const int events = static_cast<int>(state.range(1));
+  const bool pooled = state.range(2) != 0;
+  const auto model = ModelFor(kDefaultItems, 64);
+  std::vector<std::string> wire;
+  for (const auto& r : Requests(kDefaultItems, candidates, events, kPoolSize)) {
+    wire.push_back(r.SerializeAsString());
+  }
+  const ScorerOptions options = DefaultScorerOptions();
+  RerankAllocator allocator;
+  size_t i = 0;
+  for (auto _ : state) {
+    absl::Status status;
+    if (pooled) {
+      auto* holder = allocator.AllocateMessages();
+      if (holder->request()->ParseFromString(wire[i])) {
+        status =
+            Rerank(*model, *holder->request(), options, 0, holder->response());
+      } else {
+        status = absl::InternalError("parse");
+      }
+      holder->Release();
+    } else {
+      auto request = std::make_unique<v1::RerankRequest>();
+      auto response = std::make_unique<v1::RerankResponse>();
+      if (request->ParseFromString(wire[i])) {
+        status = Rerank(*model, *request, options, 0, response.get());
+      } else {
+        status = absl::InternalError("parse");
+      }
+    }
+    if (!status.ok()) {
+      state.SkipWithError(status.ToString().c_str());
+      break;
+    }
+    if (++i == wire.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * candidates);
+}
+BENCHMARK(BM_ServeCall)
+    ->ArgNames({"cand", "events", "pooled"})
+    ->Args({1000, 50, 0})
+    ->Args({1000, 50, 1})
+    ->Args({200, 20, 0})
+    ->Args({200, 20, 1})
     ->Unit(benchmark::kMicrosecond);
 
 // ParseFromString of a 200-candidate x 20-event request, as the server's

@@ -26,6 +26,7 @@
 #include "loadgen/request_pool.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/scorer.h"
+#include "service/arena_message_allocator.h"
 
 ABSL_FLAG(int32_t, candidates, 1000, "Candidates per request.");
 ABSL_FLAG(int32_t, dim, 64, "Model dimension.");
@@ -38,8 +39,15 @@ ABSL_FLAG(bool, null_scorer, false, "Call RerankNull instead.");
 ABSL_FLAG(bool, arena, false,
           "Build each response on a protobuf Arena (as a server with an "
           "arena message allocator would) instead of the heap.");
+ABSL_FLAG(bool, pooled_arena, false,
+          "Take each response from rerankd's pooled ArenaMessageAllocator "
+          "(kept arena blocks) instead of the heap.");
 
 namespace {
+
+using RerankAllocator =
+    rerank::ArenaMessageAllocator<rerank::v1::RerankRequest,
+                                  rerank::v1::RerankResponse>;
 
 // One call as a server makes it: a fresh response, scored, then destroyed.
 // Not inlined, so that callgrind can count exactly this.
@@ -47,11 +55,14 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status RerankOnce(
     const rerank::ModelSnapshot& model,
     const rerank::v1::RerankRequest& request,
     const rerank::ScorerOptions& options, bool null_scorer, bool arena,
-    int64_t* checksum) {
+    RerankAllocator* pooled, int64_t* checksum) {
   google::protobuf::Arena a;
   rerank::v1::RerankResponse heap_response;
+  grpc::MessageHolder<rerank::v1::RerankRequest, rerank::v1::RerankResponse>*
+      holder = pooled != nullptr ? pooled->AllocateMessages() : nullptr;
   rerank::v1::RerankResponse* response =
-      arena
+      holder != nullptr ? holder->response()
+      : arena
           ? google::protobuf::Arena::CreateMessage<rerank::v1::RerankResponse>(
                 &a)
           : &heap_response;
@@ -59,6 +70,7 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status RerankOnce(
       null_scorer ? rerank::RerankNull(model, request, options, 0, response)
                   : rerank::Rerank(model, request, options, 0, response);
   if (status.ok()) *checksum += response->items(0).input_position();
+  if (holder != nullptr) holder->Release();
   return status;
 }
 
@@ -88,13 +100,16 @@ int main(int argc, char** argv) {
   const rerank::ScorerOptions options;
   const bool null_scorer = absl::GetFlag(FLAGS_null_scorer);
   const bool arena = absl::GetFlag(FLAGS_arena);
+  RerankAllocator allocator;
+  RerankAllocator* pooled =
+      absl::GetFlag(FLAGS_pooled_arena) ? &allocator : nullptr;
   const int iterations = absl::GetFlag(FLAGS_iterations);
   int64_t checksum = 0;
   const absl::Time start = absl::Now();
   for (int i = 0; i < iterations; ++i) {
     const absl::Status status =
         RerankOnce(*model, pool->request(i % pool->size()), options,
-                   null_scorer, arena, &checksum);
+                   null_scorer, arena, pooled, &checksum);
     if (!status.ok()) {
       std::fprintf(stderr, "%s\n", status.ToString().c_str());
       return 1;

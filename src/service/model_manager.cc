@@ -115,6 +115,62 @@ absl::StatusOr<std::string> ResolveModelDir(absl::string_view model_root,
   return resolved;
 }
 
+SnapshotReclaimer::SnapshotReclaimer()
+    : queue_(std::make_shared<Queue>()), thread_(Run, queue_.get()) {}
+
+SnapshotReclaimer::~SnapshotReclaimer() {
+  {
+    std::lock_guard<std::mutex> lock(queue_->mu);
+    queue_->stopped = true;
+  }
+  queue_->wake.notify_one();
+  thread_.join();
+}
+
+void SnapshotReclaimer::Queue::Retire(
+    std::shared_ptr<const ModelSnapshot> owner) {
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!stopped) {
+      retired.push_back(std::move(owner));
+      wake.notify_one();
+      return;
+    }
+  }
+  // The reclaimer is gone (shutdown): free here, outside the lock.
+  owner.reset();
+}
+
+void SnapshotReclaimer::Run(Queue* queue) {
+  std::vector<std::shared_ptr<const ModelSnapshot>> batch;
+  std::unique_lock<std::mutex> lock(queue->mu);
+  while (true) {
+    queue->wake.wait(
+        lock, [queue] { return queue->stopped || !queue->retired.empty(); });
+    batch.swap(queue->retired);
+    const bool stop = queue->stopped;
+    // Destructors run without the lock: a release on a serving thread must
+    // never wait behind a 0.1 s free.
+    lock.unlock();
+    batch.clear();
+    if (stop) return;  // after `stopped`, Retire frees inline
+    lock.lock();
+  }
+}
+
+std::shared_ptr<const ModelSnapshot> SnapshotReclaimer::Adopt(
+    std::shared_ptr<const ModelSnapshot> owner) {
+  if (owner == nullptr) return nullptr;
+  struct HandOff {
+    std::shared_ptr<Queue> queue;
+    std::shared_ptr<const ModelSnapshot> owner;
+    void operator()(const ModelSnapshot*) { queue->Retire(std::move(owner)); }
+  };
+  const ModelSnapshot* raw = owner.get();
+  return std::shared_ptr<const ModelSnapshot>(
+      raw, HandOff{queue_, std::move(owner)});
+}
+
 absl::StatusOr<std::unique_ptr<ModelManager>> ModelManager::Create(
     const std::string& model_root, OnLoaded on_loaded, Loader loader) {
   ModelManagerHooks hooks;
@@ -176,6 +232,9 @@ absl::StatusOr<ReloadResult> ModelManager::LoadAndSwapLocked(
                      " resolved outside the model root while loading (now ",
                      Quoted(source), ")"));
   }
+  // From here on the last reference may be dropped anywhere (a serving
+  // thread, after the next swap): make sure it is not freed there.
+  model = reclaimer_.Adopt(std::move(model));
   ReloadResult ok;
   ok.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (warmer_) {

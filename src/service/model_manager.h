@@ -1,9 +1,12 @@
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -36,6 +39,52 @@ absl::StatusOr<std::string> ResolveModelDir(absl::string_view model_root,
                                             absl::string_view model_dir);
 
 struct ModelManagerHooks;
+
+// Frees retired model snapshots on a thread of its own.
+//
+// Why: after a reload swaps models, the old snapshot is freed by whoever
+// drops its last reference -- often a serving thread whose call was in
+// flight during the swap. For a 10M-user model that is 0.1-0.2 s of free()
+// and munmap() on a thread that has calls queued behind it.
+//
+// Adopt(owner) returns a shared_ptr to the same snapshot whose control block
+// holds `owner` in its deleter. When the last copy of the returned pointer
+// goes away, on whatever thread, the deleter only moves `owner` onto a queue
+// (a lock and a notify; nothing is freed there) and the reclaimer thread
+// drops it, running the destructor -- unless something else still holds a
+// copy of `owner` itself, in which case that copy decides. The handoff goes
+// through the queue's mutex, so the destructor happens-after every reader's
+// last use (ThreadSanitizer sees it too).
+//
+// Destroying the reclaimer frees what is queued and joins the thread;
+// adopted pointers released after that are freed on the releasing thread.
+// Thread-safe.
+class SnapshotReclaimer {
+ public:
+  SnapshotReclaimer();
+  ~SnapshotReclaimer();
+  SnapshotReclaimer(const SnapshotReclaimer&) = delete;
+  SnapshotReclaimer& operator=(const SnapshotReclaimer&) = delete;
+
+  // Null for null.
+  std::shared_ptr<const ModelSnapshot> Adopt(
+      std::shared_ptr<const ModelSnapshot> owner);
+
+ private:
+  struct Queue {
+    std::mutex mu;
+    std::condition_variable wake;
+    std::vector<std::shared_ptr<const ModelSnapshot>> retired;  // guarded
+    bool stopped = false;                                       // guarded
+    // Called by the adopted pointers' deleters.
+    void Retire(std::shared_ptr<const ModelSnapshot> owner);
+  };
+  static void Run(Queue* queue);
+
+  // Shared with every adopted pointer's deleter, which may outlive this.
+  const std::shared_ptr<Queue> queue_;
+  std::thread thread_;
+};
 
 // Owns the ModelStore and the model lifecycle: loads a model directory under
 // the configured root, validates it, warms it up, and swaps it in.
@@ -108,6 +157,10 @@ class ModelManager {
   // Serializes Reload; never held by readers. std::mutex for the same
   // ThreadSanitizer reason as ModelStore's.
   std::mutex reload_mu_;
+  // Every snapshot the store serves is adopted by it, so no serving thread
+  // ever runs a model's destructor. Declared before store_: destroyed after
+  // it, so the served model is handed over (and freed) at shutdown too.
+  SnapshotReclaimer reclaimer_;
   ModelStore store_;
 };
 

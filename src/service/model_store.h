@@ -11,7 +11,10 @@ namespace rerank {
 // pointer: readers copy the shared_ptr (one atomic increment) and then work
 // on the immutable snapshot without any lock, so a request finishes on the
 // snapshot it started with even if a reload swaps in another meanwhile; the
-// old snapshot is freed when its last request drops it.
+// old snapshot is released when its last request drops it. Snapshots
+// installed by ModelManager are adopted by its SnapshotReclaimer, so that
+// last release only queues the snapshot and a background thread frees it:
+// a serving thread never pays for unmapping a large model.
 //
 // std::mutex rather than absl::Mutex: Debian's Abseil is not built with
 // ThreadSanitizer annotations, so TSan cannot see absl::Mutex's

@@ -51,7 +51,12 @@ RerankerService::RerankerService(const ModelStore& store,
       options_(options.scorer),
       max_inflight_(options.max_inflight_requests),
       clock_(std::move(options.clock)),
-      observer_(options.observer) {}
+      observer_(options.observer) {
+  if (options.arena_messages) {
+    allocator_ = std::make_unique<RerankAllocator>();
+    SetMessageAllocatorFor_Rerank(allocator_.get());
+  }
+}
 
 grpc::ServerUnaryReactor* RerankerService::Rerank(
     grpc::CallbackServerContext* context, const v1::RerankRequest* request,

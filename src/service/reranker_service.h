@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "rerank/v1/rerank.grpc.pb.h"
 #include "scoring/scorer.h"
+#include "service/arena_message_allocator.h"
 #include "service/model_store.h"
 
 namespace rerank {
@@ -38,6 +39,11 @@ struct RerankerServiceOptions {
   // what the call's deadline is checked against. Null: the system clock.
   std::function<int64_t()> clock;
   RerankObserver* observer = nullptr;  // not owned; may be null
+  // Request and response of each call on a pooled protobuf Arena
+  // (ArenaMessageAllocator) instead of one heap object per message: for
+  // 1000 candidates that saves ~3000 mallocs and frees per call. Off only
+  // to measure the difference.
+  bool arena_messages = true;
 };
 
 // rerank.v1.Reranker on gRPC's callback API. Each call takes the served
@@ -57,7 +63,8 @@ struct RerankerServiceOptions {
 //
 // Does not own the store (the ModelManager or server does) nor the observer;
 // both must outlive the service. Thread-safe: members are immutable after
-// Create except the in-flight counter, an atomic.
+// Create except the in-flight counter, an atomic, and the message
+// allocator's pool, which has its own mutex.
 class RerankerService final : public v1::Reranker::CallbackService {
  public:
   // Milliseconds since the Unix epoch; used when request.now_ms is 0.
@@ -98,6 +105,11 @@ class RerankerService final : public v1::Reranker::CallbackService {
   const int64_t max_inflight_;  // 0: no cap
   const Clock clock_;
   RerankObserver* const observer_;
+  // Registered for Rerank when options.arena_messages; must outlive the
+  // server, as the service itself must.
+  using RerankAllocator =
+      ArenaMessageAllocator<v1::RerankRequest, v1::RerankResponse>;
+  std::unique_ptr<RerankAllocator> allocator_;
   // Relaxed is enough: it only counts, it publishes no data.
   mutable std::atomic<int64_t> inflight_{0};
 };
