@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -41,6 +42,60 @@ absl::Status CheckId(absl::string_view id, bool required,
         " bytes exceeds limits.max_id_bytes=", limits.max_id_bytes));
   }
   return absl::OkStatus();
+}
+
+// The slow path of ValidateRequest's candidate loop: what, if anything, is
+// wrong with candidate `i`. Kept out of line so that the loop stays a few
+// instructions per candidate (inlined, it cost ~20 more).
+ABSL_ATTRIBUTE_NOINLINE absl::Status CheckCandidate(
+    const v1::Candidate& c, int i, const RequestLimits& limits) {
+  RETURN_IF_ERROR(CheckId(c.item_id(), /*required=*/true, limits, "candidates[",
+                          i, "].item_id"));
+  if (c.has_base_score() && !std::isfinite(c.base_score())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "candidates[", i, "].base_score=", FormatNumber(c.base_score()),
+        " is not finite"));
+  }
+  return absl::OkStatus();
+}
+
+// Candidate.group_id and .attributes, which only rules read: checked when a
+// profile or request rules apply.
+absl::Status ValidateRuleFields(const v1::RerankRequest& request,
+                                const RequestLimits& limits) {
+  for (int i = 0; i < request.candidates_size(); ++i) {
+    const v1::Candidate& c = request.candidates(i);
+    RETURN_IF_ERROR(CheckId(c.group_id(), /*required=*/c.has_group_id(), limits,
+                            "candidates[", i, "].group_id"));
+    if (static_cast<uint64_t>(c.attributes_size()) >
+        limits.max_attributes_per_candidate) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("candidates[", i, "].attributes: ", c.attributes_size(),
+                       " exceeds limits.max_attributes_per_candidate=",
+                       limits.max_attributes_per_candidate));
+    }
+    for (int a = 0; a < c.attributes_size(); ++a) {
+      RETURN_IF_ERROR(CheckId(c.attributes(a), /*required=*/true, limits,
+                              "candidates[", i, "].attributes[", a, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Sets ctx->layers to the rule layers in application order (the profile's,
+// then the request's) and, when there are any, checks the candidate fields
+// that only rules read.
+absl::Status SetRuleLayers(const RuleSet* request_rules,
+                           const ScorerOptions& options,
+                           scoring_internal::ScoringContext* ctx) {
+  if (ctx->profile != nullptr) {
+    ctx->layers[ctx->num_layers++] = ctx->profile->rules.get();
+  }
+  if (request_rules != nullptr) {
+    ctx->layers[ctx->num_layers++] = request_rules;
+  }
+  if (ctx->num_layers == 0) return absl::OkStatus();
+  return ValidateRuleFields(ctx->request, options.limits);
 }
 
 // The moment to score at: the request's, else the caller's clock.
@@ -89,35 +144,14 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
     const v1::Candidate& c = request.candidates(i);
     const size_t id_bytes = c.item_id().size();
     const bool bad_base = c.has_base_score() && !std::isfinite(c.base_score());
-    // Merchandising fields are rare: one test covers them all.
-    const bool merchandising = c.attributes_size() > 0 || c.has_group_id() ||
-                               c.category().size() > limits.max_id_bytes;
+    // Attributes and group ids are checked by ValidateRuleFields, only when
+    // rules apply: testing them here cost ~13 instructions per candidate on
+    // every request.
     if (ABSL_PREDICT_TRUE(id_bytes != 0 && id_bytes <= limits.max_id_bytes &&
-                          !bad_base && !merchandising)) {
+                          !bad_base)) {
       continue;
     }
-    RETURN_IF_ERROR(CheckId(c.item_id(), /*required=*/true, limits,
-                            "candidates[", i, "].item_id"));
-    if (bad_base) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "candidates[", i, "].base_score=", FormatNumber(c.base_score()),
-          " is not finite"));
-    }
-    RETURN_IF_ERROR(CheckId(c.category(), /*required=*/false, limits,
-                            "candidates[", i, "].category"));
-    RETURN_IF_ERROR(CheckId(c.group_id(), /*required=*/c.has_group_id(), limits,
-                            "candidates[", i, "].group_id"));
-    if (static_cast<uint64_t>(c.attributes_size()) >
-        limits.max_attributes_per_candidate) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("candidates[", i, "].attributes: ", c.attributes_size(),
-                       " exceeds limits.max_attributes_per_candidate=",
-                       limits.max_attributes_per_candidate));
-    }
-    for (int a = 0; a < c.attributes_size(); ++a) {
-      RETURN_IF_ERROR(CheckId(c.attributes(a), /*required=*/true, limits,
-                              "candidates[", i, "].attributes[", a, "]"));
-    }
+    RETURN_IF_ERROR(CheckCandidate(c, i, limits));
   }
   for (int i = 0; i < request.events_size(); ++i) {
     const v1::Event& e = request.events(i);
@@ -164,11 +198,7 @@ absl::Status Rerank(const ModelSnapshot& model,
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
-  // Rule layers in application order: the profile's, then the request's.
-  if (ctx.profile != nullptr)
-    ctx.layers[ctx.num_layers++] = ctx.profile->rules.get();
-  if (request_rules != nullptr)
-    ctx.layers[ctx.num_layers++] = request_rules.get();
+  RETURN_IF_ERROR(SetRuleLayers(request_rules.get(), options, &ctx));
   si::ResolveUser(&ctx);
   si::ResolveCandidates(&ctx);
   RETURN_IF_ERROR(si::ResolvePins(&ctx));
@@ -209,12 +239,7 @@ absl::Status RerankNull(const ModelSnapshot& model,
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
-  if (ctx.profile != nullptr) {
-    ctx.layers[ctx.num_layers++] = ctx.profile->rules.get();
-  }
-  if (request_rules != nullptr) {
-    ctx.layers[ctx.num_layers++] = request_rules.get();
-  }
+  RETURN_IF_ERROR(SetRuleLayers(request_rules.get(), options, &ctx));
   si::ResolveUser(&ctx);
   si::ResolveCandidates(&ctx);
   RETURN_IF_ERROR(si::ResolvePins(&ctx));

@@ -653,8 +653,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadRuleCase{"EmptyExcludedItem", "rules { exclude_items: \"\" }",
                     "rules.exclude_items[0] is empty"},
         BadRuleCase{"EmptyAttribute",
-                    "candidates { item_id: \"x\" attributes: \"\" }",
-                    "candidates[4].attributes[0] is empty"}),
+                    "candidates { item_id: \"x\" attributes: \"\" } "
+                    "rules { exclude_items: \"y\" }",
+                    "candidates[4].attributes[0] is empty"},
+        BadRuleCase{"EmptyGroupId",
+                    "candidates { item_id: \"x\" group_id: \"\" } "
+                    "rules { diversity { lambda: 1 } }",
+                    "candidates[4].group_id is empty"}),
     [](const ::testing::TestParamInfo<BadRuleCase>& info) {
       return std::string(info.param.name);
     });
@@ -668,6 +673,24 @@ TEST_F(MerchandisingTest, BadRuleNeverChangesAResponseItDoesNotProduce) {
                  "rules { exclude_items: \"tv1\" caps { max_items: -1 } }")),
              BaseOnlyOptions(), kNow, &response);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MerchandisingTest, RuleFieldsAreOnlyCheckedWhenRulesApply) {
+  // Attributes and group ids are inert without rules (and not checked, to
+  // keep validation off the hot path); with rules they are.
+  ScorerOptions options = BaseOnlyOptions();
+  options.limits.max_attributes_per_candidate = 1;
+  const v1::RerankRequest plain = Request(R"pb(
+    candidates { item_id: "tv1" attributes: "a" attributes: "b" }
+  )pb");
+  EXPECT_TRUE(RunStatus(plain, options).ok());
+  v1::RerankRequest with_rules = plain;
+  with_rules.mutable_rules()->add_exclude_items("x");
+  const absl::Status status = RunStatus(with_rules, options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("candidates[0].attributes: 2 exceeds "
+                        "limits.max_attributes_per_candidate=1"));
 }
 
 TEST_F(MerchandisingTest, RequestRulesBeyondMaxRulesAreRefused) {
