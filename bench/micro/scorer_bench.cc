@@ -195,6 +195,87 @@ BENCHMARK(BM_RerankPooledArena)
     ->Apply(ScorerArgs)
     ->Unit(benchmark::kMicrosecond);
 
+// Merchandising rules on top of the end-to-end shape (README
+// "Merchandising"): the cost of each stage alone and of all of them. Every
+// candidate gets one of 20 categories so that category rules have work.
+//   rules: 0 none (categories set), 1 filters + boosts (10 excluded items,
+//   a category exclusion, 3 boosts), 2 diversity (top 10, pool 50),
+//   3 caps (2 per category in the first 10), 4 two pins, 5 all of them.
+void BM_RerankWithRules(benchmark::State& state) {
+  const int candidates = static_cast<int>(state.range(0));
+  const int kind = static_cast<int>(state.range(1));
+  constexpr int32_t kDim = 64;
+  const auto model = ModelFor(kDefaultItems, kDim);
+  std::vector<v1::RerankRequest> requests =
+      Requests(kDefaultItems, candidates, /*events=*/20, kPoolSize);
+  for (v1::RerankRequest& request : requests) {
+    for (int c = 0; c < request.candidates_size(); ++c) {
+      request.mutable_candidates(c)->set_category(absl::StrCat("c", c % 20));
+    }
+    v1::Rules* rules = request.mutable_rules();
+    if (kind == 1 || kind == 5) {
+      for (int c = 0; c < 10; ++c) {
+        rules->add_exclude_items(request.candidates(c * 7).item_id());
+      }
+      rules->add_exclude_categories("c19");
+      v1::BoostRule* b = rules->add_boosts();
+      b->set_category("c3");
+      b->set_mode(v1::BOOST_MODE_ADD);
+      b->set_value(0.5);
+      b = rules->add_boosts();
+      b->set_item_id(request.candidates(5).item_id());
+      b->set_mode(v1::BOOST_MODE_MULTIPLY);
+      b->set_value(2);
+      b = rules->add_boosts();
+      b->set_category("c4");
+      b->set_mode(v1::BOOST_MODE_MULTIPLY);
+      b->set_value(0.5);
+    }
+    if (kind == 2 || kind == 5) {
+      rules->mutable_diversity()->set_lambda(0.7);
+      rules->mutable_diversity()->set_top(10);
+      rules->mutable_diversity()->set_pool(50);
+    }
+    if (kind == 3 || kind == 5) {
+      v1::Cap* cap = rules->add_caps();
+      cap->set_field(v1::CAP_FIELD_CATEGORY);
+      cap->set_max_items(2);
+      cap->set_within_top(10);
+    }
+    if (kind == 4 || kind == 5) {
+      v1::Pin* pin = rules->add_pins();
+      pin->set_item_id(request.candidates(candidates - 1).item_id());
+      pin->set_slot(0);
+      pin = rules->add_pins();
+      pin->set_item_id(request.candidates(candidates - 2).item_id());
+      pin->set_slot(3);
+    }
+    if (kind == 0) request.clear_rules();
+  }
+  const ScorerOptions options = DefaultScorerOptions();
+  RerankAllocator allocator;
+  size_t i = 0;
+  for (auto _ : state) {
+    grpc::MessageHolder<v1::RerankRequest, v1::RerankResponse>* holder =
+        allocator.AllocateMessages();
+    const absl::Status status =
+        Rerank(*model, requests[i], options, 0, holder->response());
+    if (!status.ok()) {
+      state.SkipWithError(status.ToString().c_str());
+      holder->Release();
+      break;
+    }
+    benchmark::DoNotOptimize(holder->response()->items_size());
+    holder->Release();
+    if (++i == requests.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * candidates);
+}
+BENCHMARK(BM_RerankWithRules)
+    ->ArgNames({"cand", "rules"})
+    ->ArgsProduct({{200, 1000}, {0, 1, 2, 3, 4, 5}})
+    ->Unit(benchmark::kMicrosecond);
+
 // A context with this thread's reusable buffers where the tree has them.
 template <typename Ctx>
 Ctx MakeContext(const ModelSnapshot& model, const v1::RerankRequest& request) {

@@ -156,24 +156,34 @@ void ApplyFilters(ScoringContext* ctx) {
     windows |= ctx->layers[l]->has_repurchase_window();
   }
   if (!excludes && !windows) return;
-  SlotCategories(ctx);
+  bool category_excludes = false;
+  for (int l = 0; l < ctx->num_layers; ++l) {
+    category_excludes |= ctx->layers[l]->has_category_excludes();
+  }
+  if (category_excludes || windows) SlotCategories(ctx);
   const int32_t num_slots = static_cast<int32_t>(ctx->candidates.size());
   if (excludes) {
-    for (int32_t s = 0; s < num_slots; ++s) {
-      if (ctx->candidates[s].dropped) continue;
-      const std::string& id =
-          ctx->request.candidates(ctx->candidates[s].input_position).item_id();
-      for (int l = 0; l < ctx->num_layers; ++l) {
-        const RuleSet& layer = *ctx->layers[l];
-        if (layer.ExcludesItem(id)) {
+    // Excluded items first, in layer order: each excluded id is looked up
+    // among the candidates (a few ids against many candidates), so a
+    // candidate both excluded by id and by category reports the id.
+    for (int l = 0; l < ctx->num_layers; ++l) {
+      const RuleSet& layer = *ctx->layers[l];
+      for (const std::string& id : layer.exclude_items_list()) {
+        const int32_t s = SlotOfItem(*ctx, id);
+        if (s >= 0 && !ctx->candidates[s].dropped) {
           Remove(ctx, s, v1::REASON_CODE_EXCLUDED_ITEM,
                  layer.exclude_items_name());
-          break;
         }
+      }
+    }
+    for (int l = 0; l < ctx->num_layers; ++l) {
+      const RuleSet& layer = *ctx->layers[l];
+      if (!layer.has_category_excludes()) continue;
+      for (int32_t s = 0; s < num_slots; ++s) {
+        if (ctx->candidates[s].dropped) continue;
         if (layer.ExcludesCategory(ctx->categories[s])) {
           Remove(ctx, s, v1::REASON_CODE_EXCLUDED_CATEGORY,
                  layer.exclude_categories_name());
-          break;
         }
       }
     }

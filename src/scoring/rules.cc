@@ -70,16 +70,26 @@ absl::StatusOr<std::unique_ptr<const RuleSet>> RuleSet::Create(
     RETURN_IF_ERROR(CheckKey(rules.exclude_items(i),
                              absl::StrCat(p, ".exclude_items[", i, "]"),
                              limits));
-    set->exclude_items_.insert(rules.exclude_items(i));
+    if (set->exclude_items_.insert(rules.exclude_items(i)).second) {
+      set->exclude_items_list_.push_back(rules.exclude_items(i));
+    }
   }
   for (int i = 0; i < rules.exclude_categories_size(); ++i) {
     RETURN_IF_ERROR(CheckKey(rules.exclude_categories(i),
                              absl::StrCat(p, ".exclude_categories[", i, "]"),
                              limits));
-    set->exclude_categories_.insert(rules.exclude_categories(i));
+    if (set->exclude_categories_.insert(rules.exclude_categories(i)).second) {
+      set->exclude_categories_list_.push_back(rules.exclude_categories(i));
+    }
   }
-  set->exclude_items_name_ = absl::StrCat(p, ".exclude_items");
-  set->exclude_categories_name_ = absl::StrCat(p, ".exclude_categories");
+  // Rule names (Reason.rule) only for the rules present: a request's rules
+  // are built per call.
+  if (rules.exclude_items_size() > 0) {
+    set->exclude_items_name_ = absl::StrCat(p, ".exclude_items");
+  }
+  if (rules.exclude_categories_size() > 0) {
+    set->exclude_categories_name_ = absl::StrCat(p, ".exclude_categories");
+  }
 
   if (rules.has_repurchase_window_seconds()) {
     RETURN_IF_ERROR(CheckWindow(rules.repurchase_window_seconds(),
@@ -94,7 +104,9 @@ absl::StatusOr<std::unique_ptr<const RuleSet>> RuleSet::Create(
     RETURN_IF_ERROR(CheckWindow(seconds, field));
     set->repurchase_by_category_[category] = seconds;
   }
-  set->repurchase_name_ = absl::StrCat(p, ".repurchase_window_seconds");
+  if (set->has_repurchase_window()) {
+    set->repurchase_name_ = absl::StrCat(p, ".repurchase_window_seconds");
+  }
 
   for (int i = 0; i < rules.boosts_size(); ++i) {
     const v1::BoostRule& rule = rules.boosts(i);
@@ -177,7 +189,9 @@ absl::StatusOr<std::unique_ptr<const RuleSet>> RuleSet::Create(
     }
     set->diversity_ = d;
   }
-  set->diversity_name_ = absl::StrCat(p, ".diversity");
+  if (rules.has_diversity()) {
+    set->diversity_name_ = absl::StrCat(p, ".diversity");
+  }
 
   for (int i = 0; i < rules.caps_size(); ++i) {
     const v1::Cap& rule = rules.caps(i);

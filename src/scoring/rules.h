@@ -75,12 +75,26 @@ class RuleSet {
     return !exclude_items_.empty() && exclude_items_.contains(id);
   }
   bool ExcludesCategory(absl::string_view category) const {
-    return !exclude_categories_.empty() &&
-           exclude_categories_.contains(category);
+    if (exclude_categories_.empty()) return false;
+    // A few categories: comparing is cheaper than hashing the candidate's.
+    if (exclude_categories_list_.size() <= kLinearSearchMax) {
+      for (const std::string& c : exclude_categories_list_) {
+        if (c == category) return true;
+      }
+      return false;
+    }
+    return exclude_categories_.contains(category);
+  }
+  // The excluded item ids, in rule order (duplicates removed): the filter
+  // looks each one up among the candidates rather than hashing every
+  // candidate's id.
+  const std::vector<std::string>& exclude_items_list() const {
+    return exclude_items_list_;
   }
   bool has_excludes() const {
     return !exclude_items_.empty() || !exclude_categories_.empty();
   }
+  bool has_category_excludes() const { return !exclude_categories_.empty(); }
   const std::string& exclude_items_name() const { return exclude_items_name_; }
   const std::string& exclude_categories_name() const {
     return exclude_categories_name_;
@@ -110,6 +124,9 @@ class RuleSet {
   std::string path_;
   absl::flat_hash_set<std::string> exclude_items_;
   absl::flat_hash_set<std::string> exclude_categories_;
+  std::vector<std::string> exclude_items_list_;
+  std::vector<std::string> exclude_categories_list_;
+  static constexpr size_t kLinearSearchMax = 8;
   std::string exclude_items_name_;
   std::string exclude_categories_name_;
   std::optional<double> repurchase_window_;
