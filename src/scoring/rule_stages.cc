@@ -25,10 +25,7 @@ namespace {
 
 // The candidate slot whose item id is `id`, or -1.
 int32_t SlotOfItem(const ScoringContext& ctx, absl::string_view id) {
-  const int32_t row = ctx.model.FindItem(id);
-  if (row >= 0) return ctx.slot_by_row.Find(row);
-  auto it = ctx.slot_by_unknown_id.find(id);
-  return it == ctx.slot_by_unknown_id.end() ? -1 : it->second;
+  return FindCandidateSlot(ctx, ctx.model.FindItem(id), id);
 }
 
 // Fills ctx->categories (one per slot) on first use: the candidate's
@@ -100,17 +97,12 @@ bool HasCaps(const ScoringContext& ctx) {
 
 absl::Status ResolvePins(ScoringContext* ctx) {
   ctx->pins.clear();
-  const RuleSet* request_rules = nullptr;
-  const RuleSet* profile_rules = nullptr;
-  for (int l = 0; l < ctx->num_layers; ++l) {
-    // The request's layer is the one built from request.rules (path
-    // "rules"); a profile's path is "profiles.<name>.rules".
-    if (ctx->layers[l]->path() == "rules") {
-      request_rules = ctx->layers[l];
-    } else {
-      profile_rules = ctx->layers[l];
-    }
-  }
+  // Layers are the profile's, then the request's (either may be absent).
+  const RuleSet* profile_rules =
+      ctx->profile != nullptr ? ctx->profile->rules.get() : nullptr;
+  const RuleSet* last =
+      ctx->num_layers > 0 ? ctx->layers[ctx->num_layers - 1] : nullptr;
+  const RuleSet* request_rules = last != profile_rules ? last : nullptr;
   const int32_t received = ctx->request.candidates_size();
   const uint32_t top_k = ctx->request.top_k();
   if (request_rules != nullptr) {
@@ -306,7 +298,7 @@ void Diversify(ScoringContext* ctx) {
   std::vector<double> max_sim(pool, -std::numeric_limits<double>::infinity());
   std::vector<char> picked(pool, 0);
   std::vector<int32_t> picks;
-  picks.reserve(top);
+  picks.reserve(pool);
   for (size_t k = 0; k < top; ++k) {
     size_t best = pool;
     double best_value = -std::numeric_limits<double>::infinity();
@@ -330,17 +322,16 @@ void Diversify(ScoringContext* ctx) {
   }
   // New order: the picks, then the rest of the pool in score order, then
   // everything after the pool unchanged.
+  // `picks` becomes the old position of every new position in the pool.
+  for (size_t i = 0; i < pool; ++i) {
+    if (!picked[i]) picks.push_back(static_cast<int32_t>(i));
+  }
   std::vector<int32_t>& before = ctx->scratch;
   before.assign(order.begin(), order.begin() + pool);
-  size_t out = 0;
-  for (const int32_t i : picks) order[out++] = before[i];
-  for (size_t i = 0; i < pool; ++i) {
-    if (!picked[i]) order[out++] = before[i];
-  }
   for (size_t pos = 0; pos < pool; ++pos) {
-    const int32_t slot = order[pos];
-    size_t old = 0;
-    while (before[old] != slot) ++old;
+    const size_t old = static_cast<size_t>(picks[pos]);
+    const int32_t slot = before[old];
+    order[pos] = slot;
     if (old == pos) continue;
     AddReason(ctx, slot,
               pos < old ? v1::REASON_CODE_DIVERSITY_PROMOTED
@@ -384,6 +375,7 @@ void ApplyCaps(ScoringContext* ctx) {
       caps.size());
   // The first cap each item was passed over for, -1 if none.
   std::vector<int32_t> passed_over(n, -1);
+  std::vector<int32_t> new_pos_of(n, -1);  // by old position
   std::vector<char> taken(n, 0);
   std::vector<int32_t> result;
   result.reserve(n);
@@ -419,6 +411,7 @@ void ApplyCaps(ScoringContext* ctx) {
     // never leaves a position empty).
     if (chosen == n) chosen = head;
     taken[chosen] = 1;
+    new_pos_of[chosen] = static_cast<int32_t>(result.size());
     result.push_back(order[chosen]);
     for (size_t c = 0; c < caps.size(); ++c) {
       const RuleSet::Cap& cap = *caps[c];
@@ -429,26 +422,11 @@ void ApplyCaps(ScoringContext* ctx) {
     while (head < n && taken[head]) ++head;
   }
   for (size_t i = head; i < n; ++i) {
-    if (!taken[i]) result.push_back(order[i]);
+    if (taken[i]) continue;
+    new_pos_of[i] = static_cast<int32_t>(result.size());
+    result.push_back(order[i]);
   }
-  // Reasons for the items the caps pushed down. Positions: old index i,
-  // new index found by one pass over the result.
-  std::vector<int32_t> new_pos_of(n, -1);
-  {
-    absl::flat_hash_map<int32_t, int32_t> index_of_slot;
-    for (size_t i = 0; i < n; ++i) {
-      if (passed_over[i] >= 0)
-        index_of_slot[order[i]] = static_cast<int32_t>(i);
-    }
-    if (!index_of_slot.empty()) {
-      for (size_t pos = 0; pos < n; ++pos) {
-        auto it = index_of_slot.find(result[pos]);
-        if (it != index_of_slot.end()) {
-          new_pos_of[it->second] = static_cast<int32_t>(pos);
-        }
-      }
-    }
-  }
+  // Reasons for the items the caps pushed down.
   for (size_t i = 0; i < n; ++i) {
     if (passed_over[i] < 0 || new_pos_of[i] <= static_cast<int32_t>(i)) {
       continue;

@@ -56,7 +56,6 @@ absl::StatusOr<std::unique_ptr<const RuleSet>> RuleSet::Create(
     const v1::Rules& rules, absl::string_view path,
     const RequestLimits& limits) {
   std::unique_ptr<RuleSet> set(new RuleSet());
-  set->path_ = std::string(path);
   const std::string p(path);
 
   const size_t count = CountRules(rules);

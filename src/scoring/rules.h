@@ -68,8 +68,6 @@ class RuleSet {
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
 
-  const std::string& path() const { return path_; }
-
   // Filters.
   bool ExcludesItem(absl::string_view id) const {
     return !exclude_items_.empty() && exclude_items_.contains(id);
@@ -121,7 +119,6 @@ class RuleSet {
  private:
   RuleSet() = default;
 
-  std::string path_;
   absl::flat_hash_set<std::string> exclude_items_;
   absl::flat_hash_set<std::string> exclude_categories_;
   std::vector<std::string> exclude_items_list_;

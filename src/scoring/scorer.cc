@@ -82,6 +82,13 @@ absl::Status ValidateRuleFields(const v1::RerankRequest& request,
   return absl::OkStatus();
 }
 
+// The request's own rules, validated; null when it has none.
+absl::StatusOr<std::unique_ptr<const RuleSet>> RequestRules(
+    const v1::RerankRequest& request, const RequestLimits& limits) {
+  if (!request.has_rules()) return nullptr;
+  return RuleSet::Create(request.rules(), "rules", limits);
+}
+
 // Sets ctx->layers to the rule layers in application order (the profile's,
 // then the request's) and, when there are any, checks the candidate fields
 // that only rules read.
@@ -190,11 +197,8 @@ absl::Status Rerank(const ModelSnapshot& model,
   namespace si = scoring_internal;
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
   // Declared before the context, which holds views into it until the end.
-  std::unique_ptr<const RuleSet> request_rules;
-  if (request.has_rules()) {
-    ASSIGN_OR_RETURN(request_rules,
-                     RuleSet::Create(request.rules(), "rules", options.limits));
-  }
+  ASSIGN_OR_RETURN(const std::unique_ptr<const RuleSet> request_rules,
+                   RequestRules(request, options.limits));
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
@@ -231,11 +235,8 @@ absl::Status RerankNull(const ModelSnapshot& model,
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
   // Rules are validated exactly as Rerank does (the same refusals), but not
   // applied: the floor parses what the full scorer parses.
-  std::unique_ptr<const RuleSet> request_rules;
-  if (request.has_rules()) {
-    ASSIGN_OR_RETURN(request_rules,
-                     RuleSet::Create(request.rules(), "rules", options.limits));
-  }
+  ASSIGN_OR_RETURN(const std::unique_ptr<const RuleSet> request_rules,
+                   RequestRules(request, options.limits));
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
   RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));

@@ -290,6 +290,17 @@ struct ScoringContext : ScoringBuffers {
 // weights (else options.weights) + request.overrides.
 absl::Status ResolveWeights(const ScorerOptions& options, ScoringContext* ctx);
 
+// The slot of the candidate whose item id equals `id` (row: its model row,
+// or -1), or -1. Known ids are found by row, unknown ones by string; both
+// compare ids exactly, since the model maps ids to rows one to one. Needs
+// ResolveCandidates.
+inline int32_t FindCandidateSlot(const ScoringContext& ctx, int32_t row,
+                                 absl::string_view id) {
+  if (row >= 0) return ctx.slot_by_row.Find(row);
+  auto it = ctx.slot_by_unknown_id.find(id);
+  return it == ctx.slot_by_unknown_id.end() ? -1 : it->second;
+}
+
 // Adds a reason for `slot` after its others.
 void AddReason(ScoringContext* ctx, int32_t slot, v1::ReasonCode code,
                absl::string_view rule, double score_delta = 0.0,

@@ -32,16 +32,6 @@ namespace {
 
 using ConstFactors = Eigen::Map<const Eigen::VectorXf>;
 
-// The slot of the candidate whose item id equals `id` (row: its model row,
-// or -1), or -1. Known ids are found by row, unknown ones by string; both
-// compare ids exactly, since the model maps ids to rows one to one.
-int32_t FindCandidateSlot(const ScoringContext& ctx, int32_t row,
-                          absl::string_view id) {
-  if (row >= 0) return ctx.slot_by_row.Find(row);
-  auto it = ctx.slot_by_unknown_id.find(id);
-  return it == ctx.slot_by_unknown_id.end() ? -1 : it->second;
-}
-
 // Looks up the model rows of `count` ids given by `id_of(i)` into
 // ctx->rows, all in one ModelSnapshot::FindItems batch.
 template <typename IdOf>
