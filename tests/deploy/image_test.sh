@@ -43,6 +43,8 @@ t0=$SECONDS
 timings=()
 phase() { timings+=("$1: $((SECONDS - phase_start))s"); phase_start=$SECONDS; }
 phase_start=$SECONDS
+# The one buildah failure worth a retry (see the build step).
+transient_buildah_error() { grep -q 'sealing memfd copy' "$1"; }
 step() { printf '\n== %s\n' "$*"; }
 
 cleanup() {
@@ -79,10 +81,23 @@ else
   phase "base image"
 
   step "buildah build -t $tag (chroot isolation)"
-  buildah build --isolation chroot --layers --force-rm \
-    --build-arg BASE_IMAGE="$base" --build-arg RUNTIME_IMAGE="$base" \
-    -t "$tag" -f docker/Dockerfile . >"$tmp/build.log" 2>&1 || {
-      tail -n 60 "$tmp/build.log" >&2; fail "image build failed"; }
+  # buildah copies its runtime into a sealed memfd for every RUN step; the
+  # kernel now and then refuses the seal with EBUSY ("Close_Fd sealing memfd
+  # copy: Device or resource busy"), a transient failure of the host, not of
+  # the Dockerfile. Only that error is retried (cached layers make it cheap),
+  # at most twice; any other failure fails at once.
+  for attempt in 1 2 3; do
+    if buildah build --isolation chroot --layers --force-rm \
+        --build-arg BASE_IMAGE="$base" --build-arg RUNTIME_IMAGE="$base" \
+        -t "$tag" -f docker/Dockerfile . >"$tmp/build.log" 2>&1; then
+      break
+    fi
+    if [ "$attempt" -lt 3 ] && transient_buildah_error "$tmp/build.log"; then
+      echo "image_test: transient buildah error, retrying the build"
+      continue
+    fi
+    tail -n 60 "$tmp/build.log" >&2; fail "image build failed"
+  done
   grep -E '^\[[0-9]/[0-9]\] STEP|^STEP' "$tmp/build.log" | cut -c1-110
   phase "image build"
 fi
@@ -127,20 +142,29 @@ help=$(buildah run --isolation chroot "$ctr" -- /usr/local/bin/rerankd --helpful
 if [[ "$help" == *--metrics_listen* ]]; then
   extra+=(--metrics_listen=127.0.0.1:0)
 fi
-buildah run --isolation chroot "$ctr" -- /usr/local/bin/rerankd \
-  --config=/etc/rerank/rerankd.json --listen=127.0.0.1:0 \
-  --admin_listen=127.0.0.1:0 "${extra[@]}" >"$tmp/server.log" 2>&1 &
-run_pid=$!
-
 line=""
-deadline=$((SECONDS + 60))
-while [ $SECONDS -lt $deadline ]; do
-  line=$(grep -m1 'rerankd serving on' "$tmp/server.log" || true)
+for attempt in 1 2 3; do
+  buildah run --isolation chroot "$ctr" -- /usr/local/bin/rerankd \
+    --config=/etc/rerank/rerankd.json --listen=127.0.0.1:0 \
+    --admin_listen=127.0.0.1:0 "${extra[@]}" >"$tmp/server.log" 2>&1 &
+  run_pid=$!
+  deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do
+    line=$(grep -m1 'rerankd serving on' "$tmp/server.log" || true)
+    [ -n "$line" ] && break
+    kill -0 "$run_pid" 2>/dev/null || break
+    sleep 0.1
+  done
   [ -n "$line" ] && break
-  kill -0 "$run_pid" 2>/dev/null || fail "rerankd exited before serving"
-  sleep 0.1
+  if ! kill -0 "$run_pid" 2>/dev/null && [ "$attempt" -lt 3 ] &&
+     transient_buildah_error "$tmp/server.log"; then
+    echo "image_test: transient buildah error, starting again"
+    continue
+  fi
+  kill -0 "$run_pid" 2>/dev/null || { cat "$tmp/server.log" >&2;
+    fail "rerankd exited before serving"; }
+  fail "rerankd did not report serving within 60 s"
 done
-[ -n "$line" ] || fail "rerankd did not report serving within 60 s"
 serving=$(sed -n 's/.*serving on \([0-9.]*:[0-9]*\).*/\1/p' <<<"$line")
 admin=$(sed -n 's/.*admin on \([0-9.]*:[0-9]*\).*/\1/p' <<<"$line")
 metrics=$(sed -n 's#.*metrics on http://\([0-9.]*:[0-9]*\)/metrics.*#\1#p' <<<"$line")
