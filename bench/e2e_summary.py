@@ -43,6 +43,18 @@ def parse_h2load(path):
     return out or None
 
 
+def cpu_per_call(path, result):
+    """Server CPU microseconds per answered call in one closed-loop run, from
+    the "<ticks> <ticks per second>" file run-e2e.sh wrote beside it."""
+    if not os.path.exists(path):
+        return None
+    ticks, hz = (int(v) for v in open(path).read().split())
+    calls = result.get("count", 0) + result.get("unmeasured", 0)
+    if ticks <= 0 or hz <= 0 or calls <= 0:
+        return None
+    return round(ticks / hz * 1e6 / calls, 2)
+
+
 def server_summary(work, name):
     """Closed-loop runs are {name}.closed.{concurrency}.r{round}.json: a
     server's max is the median over rounds of its best level."""
@@ -50,13 +62,17 @@ def server_summary(work, name):
     for p in glob.glob(os.path.join(work, f"{name}.closed.*.r*.json")):
         rnd = int(re.search(r"\.r(\d+)\.json$", p).group(1))
         r = load_json(p)
+        r["server_cpu_us_per_call"] = cpu_per_call(p[:-len(".json")] + ".cpu",
+                                                   r)
         runs.setdefault(rnd, {})[r["concurrency"]] = r
     if not runs:
         return None
     round_best = []
+    cpu_by_round = []  # at each round's best level
     for rnd in sorted(runs):
         best = max(runs[rnd].values(), key=lambda r: r["requests_per_second"])
         round_best.append((best["requests_per_second"], best["concurrency"]))
+        cpu_by_round.append(best["server_cpu_us_per_call"])
     levels = sorted({c for per in runs.values() for c in per})
     s = {
         "closed": {
@@ -75,6 +91,10 @@ def server_summary(work, name):
         "max_rps_by_round": [rps for rps, _ in round_best],
         "max_rps": statistics.median(rps for rps, _ in round_best),
         "max_rps_concurrency": statistics.mode(c for _, c in round_best),
+        "server_cpu_us_per_call_by_round": cpu_by_round,
+        "server_cpu_us_per_call": (
+            statistics.median(cpu_by_round)
+            if cpu_by_round and None not in cpu_by_round else None),
     }
     open_path = os.path.join(work, f"{name}.open.json")
     if os.path.exists(open_path):
@@ -123,6 +143,15 @@ def main():
             txt = open(count_path).read().strip()
             reload_run["reloads_ok"] = int(txt) if txt.isdigit() else None
 
+    def paired_cpu(a, b):
+        """Median over rounds of b's CPU per call / a's in the same round:
+        the throughput ratio a/b that CPU time alone predicts."""
+        ca = a["server_cpu_us_per_call_by_round"]
+        cb = b["server_cpu_us_per_call_by_round"]
+        per = [y / x for x, y in zip(ca, cb) if x and y]
+        return (round(statistics.median(per), 3) if per else None,
+                [round(v, 3) for v in per])
+
     def paired(a, b):
         """Median over rounds of a's max / b's max in the same round."""
         ra, rb = a["max_rps_by_round"], b["max_rps_by_round"]
@@ -135,6 +164,8 @@ def main():
     if full and null:
         ratios["max_rps_full_over_null"], ratios[
             "max_rps_full_over_null_by_round"] = paired(full, null)
+        ratios["cpu_capacity_full_over_null"], ratios[
+            "cpu_capacity_full_over_null_by_round"] = paired_cpu(full, null)
         if "h2load" in full and "h2load" in null:
             ratios["h2load_rps_full_over_null"] = ratio(
                 full["h2load"].get("requests_per_second"),
@@ -146,6 +177,8 @@ def main():
     if full and bfull:
         ratios["max_rps_after_over_before"], ratios[
             "max_rps_after_over_before_by_round"] = paired(full, bfull)
+        ratios["cpu_capacity_after_over_before"], ratios[
+            "cpu_capacity_after_over_before_by_round"] = paired_cpu(full, bfull)
         if "open" in full and "open" in bfull:
             ratios["open_p99_after_over_before"] = ratio(
                 full["open"]["p99_us"], bfull["open"]["p99_us"])
@@ -168,6 +201,10 @@ def main():
     if "max_rps_full_over_null" in ratios:
         targets["max_rps_full_ge_80pct_of_null"] = (
             ratios["max_rps_full_over_null"] >= 0.8)
+    if ratios.get("cpu_capacity_full_over_null") is not None:
+        # The same target estimated from CPU time per call (see run-e2e.sh).
+        targets["cpu_capacity_full_ge_80pct_of_null"] = (
+            ratios["cpu_capacity_full_over_null"] >= 0.8)
     if full and "open" in full:
         targets["p99_le_2ms_at_half_max"] = full["open"]["p99_us"] <= 2000
 
@@ -192,13 +229,16 @@ def main():
     def ms(us):
         return f"{us / 1000:.2f}" if us is not None else "-"
 
-    rows = [("server", "max rps (median)", "at conc", "open rps",
+    rows = [("server", "max rps (median)", "at conc", "cpu us/call",
+             "open rps",
              "open errors", "open p50 ms", "open p99 ms", "p99.9 ms",
              "h2load rps", "h2load mean ms")]
     for name, s in servers.items():
         o = s.get("open", {})
         h = s.get("h2load", {})
+        cpu = s.get("server_cpu_us_per_call")
         rows.append((name, f"{s['max_rps']:.0f}", str(s["max_rps_concurrency"]),
+                     f"{cpu:.1f}" if cpu else "-",
                      f"{o.get('requests_per_second', 0):.0f}",
                      str(o.get("errors", "-")),
                      ms(o.get("p50_us")), ms(o.get("p99_us")),
@@ -206,7 +246,7 @@ def main():
                      f"{h.get('requests_per_second', 0):.0f}" if h else "-",
                      ms(h.get("mean_us")) if h else "-"))
     if reload_run:
-        rows.append(("full + reload/s", "-", "-",
+        rows.append(("full + reload/s", "-", "-", "-",
                      f"{reload_run['requests_per_second']:.0f}",
                      str(reload_run.get("errors", "-")),
                      ms(reload_run["p50_us"]), ms(reload_run["p99_us"]),

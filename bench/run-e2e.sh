@@ -216,15 +216,28 @@ run_h2load() {
     -c 2 -m 32 -t 1 -D "$sweep_seconds" --warm-up-time=2 2>&1
 }
 
+# server_cpu_ticks: user + system clock ticks the server process has used
+# (all its threads), from /proc; 0 where there is no /proc.
+server_cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$server_pid/stat" 2>/dev/null || echo 0
+}
+
 # closed_sweep NAME BUILD_DIR SCORER ROUND: one closed-loop run per
-# concurrency level against a fresh server.
+# concurrency level against a fresh server. Beside each run's JSON, a .cpu
+# file with the server's CPU ticks during the run: divided by every call
+# the server answered in it (measured + warm-up), its CPU time per call,
+# which at saturation is 1 / its throughput on one CPU but does not count
+# the time the scheduler gave to other processes.
 closed_sweep() {
-  local name=$1 dir=$2 scorer=$3 round=$4 c
+  local name=$1 dir=$2 scorer=$3 round=$4 c before
   step "$name (round $round): $dir/src/server/rerankd --scorer=$scorer, closed loop"
   start_server "$dir" "$scorer"
   for c in $levels; do
+    before=$(server_cpu_ticks)
     loadgen --mode=closed --concurrency="$c" --connections=2 \
       --duration="${sweep_seconds}s" >"$work/$name.closed.$c.r$round.json"
+    echo "$(( $(server_cpu_ticks) - before )) $(getconf CLK_TCK)" \
+      >"$work/$name.closed.$c.r$round.cpu"
   done
   stop_server
 }

@@ -92,6 +92,7 @@ std::string FormatJson(const RunResult& r) {
   absl::StrAppend(&out, ",\"connections\":", r.connections);
   absl::StrAppend(&out, ",\"rate\":", JsonNumber(r.rate));
   absl::StrAppend(&out, ",\"count\":", r.count);
+  absl::StrAppend(&out, ",\"unmeasured\":", r.unmeasured);
   absl::StrAppend(&out, ",\"ok\":", r.ok());
   absl::StrAppend(&out, ",\"errors\":", r.errors());
   absl::StrAppend(&out,

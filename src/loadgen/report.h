@@ -28,6 +28,10 @@ struct RunResult {
 
   // Every measured call: completed with any status, plus dropped ones.
   int64_t count = 0;
+  // Calls that completed outside the measured phase (warm-up): with `count`,
+  // every call the server answered during the run, for dividing the server's
+  // CPU time by (bench/run-e2e.sh).
+  int64_t unmeasured = 0;
   // From the start of the measured phase to the last measured completion.
   absl::Duration total = absl::ZeroDuration();
   // Latency of every call that got a status (OK or not, dropped excluded),

@@ -75,6 +75,9 @@ struct alignas(64) ThreadStats {
   std::map<std::string, int64_t> error_messages;
   // steady_clock ns of the last measured completion (or drop); 0 if none.
   int64_t last_event_ns = 0;
+  // Calls completed outside the measured phase (warm-up, or sent before its
+  // end and completed after).
+  int64_t unmeasured = 0;
 
   void CountError(int outcome, absl::string_view message) {
     const std::string code = OutcomeName(outcome);
@@ -246,6 +249,7 @@ bool Engine::Verify(const Call& call, std::string* problem) const {
 
 void Engine::OnComplete(Call* call, ThreadStats* stats) {
   const int64_t end = NowNs();
+  if (!call->measured) ++stats->unmeasured;
   if (call->measured) {
     stats->latency.Record(end - call->origin_ns);
     stats->last_event_ns = std::max(stats->last_event_ns, end);
@@ -388,6 +392,7 @@ RunResult Engine::Run() {
       result.error_messages[message] += n;
     }
     last_event_ns = std::max(last_event_ns, s.last_event_ns);
+    result.unmeasured += s.unmeasured;
   }
   for (int i = 0; i < kNumOutcomes; ++i) {
     if (outcomes[i] == 0) continue;

@@ -20,6 +20,7 @@ RunResult HandBuiltResult() {
   r.rate = 5;
   r.connections = 2;
   r.count = 10;
+  r.unmeasured = 4;
   r.total = absl::Seconds(2);
   for (int us = 100; us <= 900; us += 100) r.latency.Record(us * 1000);
   r.status_counts = {{"OK", 7}, {"INVALID_ARGUMENT", 2}, {kDroppedCode, 1}};
@@ -49,6 +50,7 @@ TEST(ReportTest, JsonHasSummaryFieldsInMicroseconds) {
   EXPECT_EQ(Number(s, "rate"), 5);
   EXPECT_EQ(Number(s, "connections"), 2);
   EXPECT_EQ(Number(s, "count"), 10);
+  EXPECT_EQ(Number(s, "unmeasured"), 4);
   EXPECT_EQ(Number(s, "ok"), 7);
   EXPECT_EQ(Number(s, "errors"), 3);
   EXPECT_EQ(Number(s, "total_us"), 2'000'000);

@@ -224,8 +224,11 @@ TEST_F(RunnerTest, DurationModeEndsAndExcludesWarmupCalls) {
   EXPECT_EQ(result->count, result->ok());
   EXPECT_EQ(result->latency.Count(), result->count);
   // The first two calls start at time 0, inside the warm-up, so the server
-  // saw at least two calls more than were measured.
+  // saw at least two calls more than were measured; every call it saw
+  // completed, measured or not.
   EXPECT_GE(service_.calls(), result->count + 2);
+  EXPECT_GE(result->unmeasured, 2);
+  EXPECT_EQ(service_.calls(), result->count + result->unmeasured);
 }
 
 TEST_F(RunnerTest, OpenLoopWithRequestCountCompletes) {
