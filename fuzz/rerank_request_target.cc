@@ -29,8 +29,8 @@ ModelData FuzzModel() {
   m.dim = 3;
   m.user_ids = {"u1", "u2", "u\xc3\xa9"};
   m.item_ids = {"a", "b", "c", "d", "big", "e\xe2\x82\xac"};
-  m.user_factors = {1.0f, 0.0f,  0.5f,    //
-                    0.0f, -1.0f, 2.0f,    //
+  m.user_factors = {1.0f,  0.0f,  0.5f,  //
+                    0.0f,  -1.0f, 2.0f,  //
                     1e30f, 1e30f, -1e30f};
   m.item_factors = {0.1f,  0.2f,   0.3f,   //
                     0.9f,  -0.1f,  0.0f,   //
@@ -41,7 +41,7 @@ ModelData FuzzModel() {
   // a: b, c, b   b: a   c: (none)   d: big, a   big: d   e: a, b, c, d
   m.neighbor_indptr = {0, 3, 4, 4, 6, 7, 11};
   m.neighbor_indices = {1, 2, 1, 0, 4, 0, 3, 0, 1, 2, 3};
-  m.neighbor_scores = {0.9f, 0.5f, 0.5f, 1.0f, 2.0f, -0.5f,
+  m.neighbor_scores = {0.9f,  0.5f, 0.5f, 1.0f, 2.0f, -0.5f,
                        1e30f, 0.4f, 0.3f, 0.2f, 0.1f};
   m.item_categories = {"shoes", "shoes", "", "hats", "big", "socks"};
   return m;
@@ -113,8 +113,9 @@ void CheckResponse(const v1::RerankRequest& request,
   }
   // Diversity, caps and pins may leave the list out of score order.
   const v1::Rules& rules = request.rules();
-  reordered = rules.caps_size() > 0 || rules.pins_size() > 0 ||
-              (rules.diversity().has_lambda() && rules.diversity().lambda() < 1);
+  reordered =
+      rules.caps_size() > 0 || rules.pins_size() > 0 ||
+      (rules.diversity().has_lambda() && rules.diversity().lambda() < 1);
   FUZZ_CHECK(stats.duplicate_candidates() + stats.dropped_candidates() +
                  removed_by_rules <=
              stats.candidates_received());
@@ -147,7 +148,8 @@ void CheckResponse(const v1::RerankRequest& request,
     }
     FUZZ_CHECK(stats.duplicate_candidates() == duplicates);
     FUZZ_CHECK(stats.dropped_candidates() == dropped);
-    if (removed_by_rules == 0) FUZZ_CHECK(stats.unknown_candidates() == unknown);
+    if (removed_by_rules == 0)
+      FUZZ_CHECK(stats.unknown_candidates() == unknown);
     FUZZ_CHECK(stats.unknown_candidates() <= unknown);
     if (!null_scorer) {
       uint32_t unknown_events = 0;
@@ -214,6 +216,30 @@ void CheckResponse(const v1::RerankRequest& request,
   }
 }
 
+// The wire form of a scorer's response (RerankWire, RerankNullWire) parses
+// back to the message form: same status, and when OK the same message.
+template <typename WireFn>
+void CheckWireForm(WireFn wire_fn, const absl::Status& status,
+                   const v1::RerankResponse& response) {
+  v1::RerankResponse header;
+  std::string items;
+  const absl::Status wire_status = wire_fn(&header, &items);
+  FUZZ_CHECK(wire_status == status);
+  if (!status.ok()) return;
+  FUZZ_CHECK(header.items_size() == 0);
+  // Ids that are not UTF-8 (a parsed request has none, JSON may) make both
+  // forms unparsable alike.
+  v1::RerankResponse parsed;
+  v1::RerankResponse reparsed;
+  const bool wire_parses =
+      parsed.ParseFromString(header.SerializeAsString() + items);
+  FUZZ_CHECK(wire_parses ==
+             reparsed.ParseFromString(response.SerializeAsString()));
+  if (wire_parses) {
+    FUZZ_CHECK(parsed.SerializeAsString() == response.SerializeAsString());
+  }
+}
+
 void RunScorers(const v1::RerankRequest& request) {
   ScorerOptions options;
   options.limits.max_candidates = 32;
@@ -241,6 +267,11 @@ void RunScorers(const v1::RerankRequest& request) {
     FUZZ_CHECK(Rerank(Model(), request, options, now_ms, &again).ok());
     FUZZ_CHECK(again.SerializeAsString() == response.SerializeAsString());
   }
+  CheckWireForm(
+      [&](v1::RerankResponse* header, std::string* items) {
+        return RerankWire(Model(), request, options, now_ms, header, items);
+      },
+      status, response);
 
   v1::RerankResponse null_response;
   const absl::Status null_status =
@@ -249,6 +280,11 @@ void RunScorers(const v1::RerankRequest& request) {
   if (null_status.ok()) {
     CheckResponse(request, null_response, /*null_scorer=*/true);
   }
+  CheckWireForm(
+      [&](v1::RerankResponse* header, std::string* items) {
+        return RerankNullWire(Model(), request, options, now_ms, header, items);
+      },
+      null_status, null_response);
 }
 
 }  // namespace

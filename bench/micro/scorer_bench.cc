@@ -3,7 +3,9 @@
 //                    the response on the heap (gRPC's default holder)
 //   BM_RerankArena   the same, the response on a fresh protobuf Arena
 //   BM_RerankPooledArena  the same, the response from rerankd's pooled
-//                    ArenaMessageAllocator (what the server does now)
+//                    ArenaMessageAllocator (round 2)
+//   BM_RerankWire    the same with the items in wire form (RerankWire):
+//                    what rerankd does since round 3
 //   BM_ServeCall     parse the request from the wire, score, free both:
 //                    heap messages vs the pooled arena allocator
 //   BM_RerankNull    the null scorer on the same requests (parse-free floor)
@@ -122,6 +124,7 @@ enum class ResponseOn {
   kHeap,        // a heap message per call: gRPC's default message holder
   kFreshArena,  // a default-constructed protobuf Arena per call
   kPooled,      // rerankd's ArenaMessageAllocator (kept blocks, pooled)
+  kPooledWire,  // the same, items in wire form (RerankWire): rerankd now
 };
 
 template <bool kNull, ResponseOn kOn = ResponseOn::kHeap>
@@ -134,6 +137,7 @@ void RunScorer(benchmark::State& state) {
   const auto requests = Requests(items, candidates, events, kPoolSize);
   const ScorerOptions options = DefaultScorerOptions();
   RerankAllocator allocator;
+  std::string items_wire;  // kept across calls, as rerankd's per thread
   size_t i = 0;
   for (auto _ : state) {
     // A fresh response per call, destroyed inside the timed loop, as the
@@ -146,13 +150,23 @@ void RunScorer(benchmark::State& state) {
     if constexpr (kOn == ResponseOn::kFreshArena) {
       response =
           google::protobuf::Arena::CreateMessage<v1::RerankResponse>(&arena);
-    } else if constexpr (kOn == ResponseOn::kPooled) {
+    } else if constexpr (kOn == ResponseOn::kPooled ||
+                         kOn == ResponseOn::kPooledWire) {
       holder = allocator.AllocateMessages();
       response = holder->response();
     }
-    const absl::Status status =
-        kNull ? RerankNull(*model, requests[i], options, 0, response)
-              : Rerank(*model, requests[i], options, 0, response);
+    absl::Status status;
+    if constexpr (kOn == ResponseOn::kPooledWire) {
+      items_wire.clear();
+      status = kNull ? RerankNullWire(*model, requests[i], options, 0, response,
+                                      &items_wire)
+                     : RerankWire(*model, requests[i], options, 0, response,
+                                  &items_wire);
+      benchmark::DoNotOptimize(items_wire.data());
+    } else {
+      status = kNull ? RerankNull(*model, requests[i], options, 0, response)
+                     : Rerank(*model, requests[i], options, 0, response);
+    }
     if (!status.ok()) {
       state.SkipWithError(status.ToString().c_str());
       break;
@@ -177,6 +191,12 @@ void BM_RerankPooledArena(benchmark::State& state) {
 }
 void BM_RerankNullPooledArena(benchmark::State& state) {
   RunScorer<true, ResponseOn::kPooled>(state);
+}
+void BM_RerankWire(benchmark::State& state) {
+  RunScorer<false, ResponseOn::kPooledWire>(state);
+}
+void BM_RerankNullWire(benchmark::State& state) {
+  RunScorer<true, ResponseOn::kPooledWire>(state);
 }
 
 void ScorerArgs(benchmark::internal::Benchmark* b) {
@@ -352,6 +372,12 @@ BENCHMARK(BM_RerankNullPooledArena)
     ->Args({1000, 64, 50, kDefaultItems})
     ->Args({200, 64, 20, kDefaultItems})
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankWire)->Apply(ScorerArgs)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankNullWire)
+    ->ArgNames({"cand", "dim", "events", "items"})
+    ->Args({1000, 64, 50, kDefaultItems})
+    ->Args({200, 64, 20, kDefaultItems})
+    ->Unit(benchmark::kMicrosecond);
 
 // The 200 -> 1000 candidate "superlinearity": per-candidate cost against
 // how many distinct candidates the cycled requests touch (pool x
@@ -393,13 +419,17 @@ BENCHMARK(BM_WorkingSet)
     ->Unit(benchmark::kMicrosecond);
 
 // One call's message work as the server does it: the request parsed from
-// its wire bytes, scored, then request and response freed. Arg 0: heap
-// messages (gRPC's default holder: a message object per message), arg 1:
-// rerankd's pooled ArenaMessageAllocator.
+// its wire bytes, scored, the response serialized, then request and
+// response freed. Arg "mode" 0: heap messages (gRPC's default holder: a
+// message object per message); 1: rerankd's pooled ArenaMessageAllocator
+// (round 2); 2: the pooled allocator with the items in wire form, the
+// response bytes being the serialized rest plus the items (rerankd's raw
+// handler since round 3).
 void BM_ServeCall(benchmark::State& state) {
   const int candidates = static_cast<int>(state.range(0));
   const int events = static_cast<int>(state.range(1));
-  const bool pooled = state.range(2) != 0;
+  const int mode = static_cast<int>(state.range(2));
+  const bool pooled = mode != 0;
   const auto model = ModelFor(kDefaultItems, 64);
   std::vector<std::string> wire;
   for (const auto& r : Requests(kDefaultItems, candidates, events, kPoolSize)) {
@@ -407,16 +437,26 @@ void BM_ServeCall(benchmark::State& state) {
   }
   const ScorerOptions options = DefaultScorerOptions();
   RerankAllocator allocator;
+  std::string items_wire;
+  std::string out;
   size_t i = 0;
   for (auto _ : state) {
     absl::Status status;
+    out.clear();
     if (pooled) {
       auto* holder = allocator.AllocateMessages();
-      if (holder->request()->ParseFromString(wire[i])) {
+      if (!holder->request()->ParseFromString(wire[i])) {
+        status = absl::InternalError("parse");
+      } else if (mode == 2) {
+        items_wire.clear();
+        status = RerankWire(*model, *holder->request(), options, 0,
+                            holder->response(), &items_wire);
+        holder->response()->AppendToString(&out);
+        out.append(items_wire);
+      } else {
         status =
             Rerank(*model, *holder->request(), options, 0, holder->response());
-      } else {
-        status = absl::InternalError("parse");
+        holder->response()->AppendToString(&out);
       }
       holder->Release();
     } else {
@@ -424,10 +464,12 @@ void BM_ServeCall(benchmark::State& state) {
       auto response = std::make_unique<v1::RerankResponse>();
       if (request->ParseFromString(wire[i])) {
         status = Rerank(*model, *request, options, 0, response.get());
+        response->AppendToString(&out);
       } else {
         status = absl::InternalError("parse");
       }
     }
+    benchmark::DoNotOptimize(out.data());
     if (!status.ok()) {
       state.SkipWithError(status.ToString().c_str());
       break;
@@ -437,11 +479,13 @@ void BM_ServeCall(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * candidates);
 }
 BENCHMARK(BM_ServeCall)
-    ->ArgNames({"cand", "events", "pooled"})
+    ->ArgNames({"cand", "events", "mode"})
     ->Args({1000, 50, 0})
     ->Args({1000, 50, 1})
+    ->Args({1000, 50, 2})
     ->Args({200, 20, 0})
     ->Args({200, 20, 1})
+    ->Args({200, 20, 2})
     ->Unit(benchmark::kMicrosecond);
 
 // ParseFromString of a 200-candidate x 20-event request, as the server's

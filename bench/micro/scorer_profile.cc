@@ -42,6 +42,9 @@ ABSL_FLAG(bool, arena, false,
 ABSL_FLAG(bool, pooled_arena, false,
           "Take each response from rerankd's pooled ArenaMessageAllocator "
           "(kept arena blocks) instead of the heap.");
+ABSL_FLAG(bool, wire, false,
+          "Items in wire form (RerankWire / RerankNullWire), as rerankd "
+          "sends them; with --pooled_arena this is rerankd's own path.");
 
 namespace {
 
@@ -55,7 +58,7 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status RerankOnce(
     const rerank::ModelSnapshot& model,
     const rerank::v1::RerankRequest& request,
     const rerank::ScorerOptions& options, bool null_scorer, bool arena,
-    RerankAllocator* pooled, int64_t* checksum) {
+    RerankAllocator* pooled, std::string* items_wire, int64_t* checksum) {
   google::protobuf::Arena a;
   rerank::v1::RerankResponse heap_response;
   grpc::MessageHolder<rerank::v1::RerankRequest, rerank::v1::RerankResponse>*
@@ -66,10 +69,20 @@ ABSL_ATTRIBUTE_NOINLINE absl::Status RerankOnce(
           ? google::protobuf::Arena::CreateMessage<rerank::v1::RerankResponse>(
                 &a)
           : &heap_response;
-  const absl::Status status =
-      null_scorer ? rerank::RerankNull(model, request, options, 0, response)
-                  : rerank::Rerank(model, request, options, 0, response);
-  if (status.ok()) *checksum += response->items(0).input_position();
+  absl::Status status;
+  if (items_wire != nullptr) {
+    items_wire->clear();
+    status = null_scorer ? rerank::RerankNullWire(model, request, options, 0,
+                                                  response, items_wire)
+                         : rerank::RerankWire(model, request, options, 0,
+                                              response, items_wire);
+    if (status.ok()) *checksum += static_cast<int64_t>(items_wire->size());
+  } else {
+    status = null_scorer
+                 ? rerank::RerankNull(model, request, options, 0, response)
+                 : rerank::Rerank(model, request, options, 0, response);
+    if (status.ok()) *checksum += response->items(0).input_position();
+  }
   if (holder != nullptr) holder->Release();
   return status;
 }
@@ -103,13 +116,15 @@ int main(int argc, char** argv) {
   RerankAllocator allocator;
   RerankAllocator* pooled =
       absl::GetFlag(FLAGS_pooled_arena) ? &allocator : nullptr;
+  std::string items_wire;
+  std::string* wire = absl::GetFlag(FLAGS_wire) ? &items_wire : nullptr;
   const int iterations = absl::GetFlag(FLAGS_iterations);
   int64_t checksum = 0;
   const absl::Time start = absl::Now();
   for (int i = 0; i < iterations; ++i) {
     const absl::Status status =
         RerankOnce(*model, pool->request(i % pool->size()), options,
-                   null_scorer, arena, pooled, &checksum);
+                   null_scorer, arena, pooled, wire, &checksum);
     if (!status.ok()) {
       std::fprintf(stderr, "%s\n", status.ToString().c_str());
       return 1;

@@ -190,10 +190,13 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
       .status();
 }
 
-absl::Status Rerank(const ModelSnapshot& model,
-                    const v1::RerankRequest& request,
-                    const ScorerOptions& options, int64_t now_ms,
-                    v1::RerankResponse* response) {
+namespace {
+
+// Rerank and RerankWire; `items_wire` null: items into the response.
+absl::Status RerankImpl(const ModelSnapshot& model,
+                        const v1::RerankRequest& request,
+                        const ScorerOptions& options, int64_t now_ms,
+                        v1::RerankResponse* response, std::string* items_wire) {
   namespace si = scoring_internal;
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
   // Declared before the context, which holds views into it until the end.
@@ -223,14 +226,16 @@ absl::Status Rerank(const ModelSnapshot& model,
   } else {
     si::OrderCandidates(request.top_k(), &ctx);
   }
-  si::EmitResponse(ctx, response);
+  si::EmitResponse(ctx, response, items_wire);
   return absl::OkStatus();
 }
 
-absl::Status RerankNull(const ModelSnapshot& model,
-                        const v1::RerankRequest& request,
-                        const ScorerOptions& options, int64_t now_ms,
-                        v1::RerankResponse* response) {
+// RerankNull and RerankNullWire, likewise.
+absl::Status RerankNullImpl(const ModelSnapshot& model,
+                            const v1::RerankRequest& request,
+                            const ScorerOptions& options, int64_t now_ms,
+                            v1::RerankResponse* response,
+                            std::string* items_wire) {
   namespace si = scoring_internal;
   RETURN_IF_ERROR(ValidateRequest(request, options.limits));
   // Rules are validated exactly as Rerank does (the same refusals), but not
@@ -247,8 +252,39 @@ absl::Status RerankNull(const ModelSnapshot& model,
   si::DropCandidates(&ctx);
   si::ScoreBaseOnly(&ctx);
   si::OrderByInput(request.top_k(), &ctx);
-  si::EmitResponse(ctx, response);
+  si::EmitResponse(ctx, response, items_wire);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Rerank(const ModelSnapshot& model,
+                    const v1::RerankRequest& request,
+                    const ScorerOptions& options, int64_t now_ms,
+                    v1::RerankResponse* response) {
+  return RerankImpl(model, request, options, now_ms, response, nullptr);
+}
+
+absl::Status RerankWire(const ModelSnapshot& model,
+                        const v1::RerankRequest& request,
+                        const ScorerOptions& options, int64_t now_ms,
+                        v1::RerankResponse* response, std::string* items_wire) {
+  return RerankImpl(model, request, options, now_ms, response, items_wire);
+}
+
+absl::Status RerankNull(const ModelSnapshot& model,
+                        const v1::RerankRequest& request,
+                        const ScorerOptions& options, int64_t now_ms,
+                        v1::RerankResponse* response) {
+  return RerankNullImpl(model, request, options, now_ms, response, nullptr);
+}
+
+absl::Status RerankNullWire(const ModelSnapshot& model,
+                            const v1::RerankRequest& request,
+                            const ScorerOptions& options, int64_t now_ms,
+                            v1::RerankResponse* response,
+                            std::string* items_wire) {
+  return RerankNullImpl(model, request, options, now_ms, response, items_wire);
 }
 
 absl::Status AddProfiles(

@@ -61,6 +61,22 @@ absl::Status Rerank(const ModelSnapshot& model,
 absl::Status ValidateRequest(const v1::RerankRequest& request,
                              const RequestLimits& limits);
 
+// Rerank with the response's items in wire form, for a server that sends
+// bytes (rerankd): `response` gets every field but `items`, and the items
+// are appended to `*items_wire` already encoded as RerankResponse.items
+// entries (field 2), best first, so that
+//   response->SerializeAsString() + *items_wire
+// parses to a RerankResponse equal to the one Rerank fills. It spares the
+// per-item RankedItem message, the copy of each item id into it and their
+// serialization: about 60% of filling and sending a plain response
+// (docs/performance.md, round 3). Items with an explanation or reasons are
+// built as messages and serialized as before. Same contract as Rerank
+// otherwise; on error both outputs are unspecified.
+absl::Status RerankWire(const ModelSnapshot& model,
+                        const v1::RerankRequest& request,
+                        const ScorerOptions& options, int64_t now_ms,
+                        v1::RerankResponse* response, std::string* items_wire);
+
 // The null scorer, for benchmarking the cost around scoring: the same
 // validation, override checks, dedupe and out-of-stock drop as Rerank, then
 // answers in input order with score = w_base * base_score, cut to top_k.
@@ -72,5 +88,12 @@ absl::Status RerankNull(const ModelSnapshot& model,
                         const v1::RerankRequest& request,
                         const ScorerOptions& options, int64_t now_ms,
                         v1::RerankResponse* response);
+
+// RerankNull with its items in wire form, as RerankWire.
+absl::Status RerankNullWire(const ModelSnapshot& model,
+                            const v1::RerankRequest& request,
+                            const ScorerOptions& options, int64_t now_ms,
+                            v1::RerankResponse* response,
+                            std::string* items_wire);
 
 }  // namespace rerank

@@ -19,6 +19,7 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -375,7 +376,15 @@ void OrderCandidates(uint32_t top_k, ScoringContext* ctx);
 void OrderByInput(uint32_t top_k, ScoringContext* ctx);
 
 // Stage: fills `response` from the context (items, explanations, stats,
-// fallbacks, echoes).
-void EmitResponse(const ScoringContext& ctx, v1::RerankResponse* response);
+// fallbacks, echoes). With `items_wire`, the items are appended to it in
+// wire form instead (RerankWire, scorer.h) and `response` gets no items.
+void EmitResponse(const ScoringContext& ctx, v1::RerankResponse* response,
+                  std::string* items_wire = nullptr);
+
+// Appends one RerankResponse.items entry (field 2) in wire form to `out`:
+// a RankedItem with only item_id, score and input_position, encoded as
+// protobuf encodes it (fields in number order, proto3 defaults omitted).
+void AppendPlainItemWire(absl::string_view item_id, double score,
+                         uint32_t input_position, std::string* out);
 
 }  // namespace rerank::scoring_internal

@@ -1,12 +1,15 @@
 #include "service/reranker_service.h"
 
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "service/grpc_status.h"
 #include "spdlog/spdlog.h"
 
@@ -23,6 +26,32 @@ std::string LoggableId(const std::string& id) {
 // spdlog evaluates arguments before checking the level; the paths that
 // matter under overload must not pay for LoggableId's escaping.
 bool DebugOn() { return spdlog::should_log(spdlog::level::debug); }
+
+// The request from the call's bytes: one slice (the usual case) parses in
+// place, several through gRPC's zero-copy reader. INVALID_ARGUMENT when the
+// bytes are not a RerankRequest (bad wire format, or a string field that is
+// not UTF-8).
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes,
+                          v1::RerankRequest* request) {
+  grpc::Slice slice;
+  bool parsed;
+  if (bytes.TrySingleSlice(&slice).ok()) {
+    parsed =
+        request->ParseFromArray(slice.begin(), static_cast<int>(slice.size()));
+  } else {
+    grpc::ByteBuffer copy(bytes);  // shares the slices
+    grpc::ProtoBufferReader reader(&copy);
+    parsed = reader.status().ok() && request->ParseFromZeroCopyStream(&reader);
+  }
+  if (parsed) return absl::OkStatus();
+  request->Clear();
+  if (DebugOn()) {
+    spdlog::debug("Rerank: request of {} bytes does not parse", bytes.Length());
+  }
+  return absl::InvalidArgumentError(
+      "request: not a serialized rerank.v1.RerankRequest (bad wire format, or "
+      "a string field that is not UTF-8)");
+}
 
 }  // namespace
 
@@ -51,29 +80,64 @@ RerankerService::RerankerService(const ModelStore& store,
       options_(options.scorer),
       max_inflight_(options.max_inflight_requests),
       clock_(std::move(options.clock)),
-      observer_(options.observer) {
+      observer_(options.observer),
+      wire_responses_(options.wire_responses) {
   if (options.arena_messages) {
     allocator_ = std::make_unique<RerankAllocator>();
-    SetMessageAllocatorFor_Rerank(allocator_.get());
   }
 }
 
 grpc::ServerUnaryReactor* RerankerService::Rerank(
-    grpc::CallbackServerContext* context, const v1::RerankRequest* request,
-    v1::RerankResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = observer_ ? absl::Now() : absl::InfinitePast();
-  const absl::Status status = HandleRerank(*request, response, context);
+  // The call's messages: on a pooled arena, or on the stack.
+  grpc::MessageHolder<v1::RerankRequest, v1::RerankResponse>* holder =
+      allocator_ != nullptr ? allocator_->AllocateMessages() : nullptr;
+  std::optional<v1::RerankRequest> heap_request;
+  std::optional<v1::RerankResponse> heap_response;
+  if (holder == nullptr) {
+    heap_request.emplace();
+    heap_response.emplace();
+  }
+  v1::RerankRequest* request =
+      holder != nullptr ? holder->request() : &*heap_request;
+  v1::RerankResponse* response =
+      holder != nullptr ? holder->response() : &*heap_response;
+  // Kept per thread with its capacity: after the first calls no allocation.
+  thread_local std::string items_wire;
+  items_wire.clear();
+
+  absl::Status status = ParseRequest(*request_bytes, request);
+  if (status.ok()) {
+    status = HandleRerank(*request, response,
+                          wire_responses_ ? &items_wire : nullptr, context);
+  }
+  if (status.ok()) {
+    // One slice: the message without its items, then the items.
+    const size_t head = response->ByteSizeLong();
+    grpc::Slice slice(head + items_wire.size());
+    // A fresh slice of ours alone: writable until handed over.
+    uint8_t* out = const_cast<uint8_t*>(slice.begin());
+    response->SerializeWithCachedSizesToArray(out);
+    if (!items_wire.empty()) {
+      std::memcpy(out + head, items_wire.data(), items_wire.size());
+    }
+    grpc::ByteBuffer buffer(&slice, 1);
+    response_bytes->Swap(&buffer);
+  }
   if (observer_ != nullptr) {
     observer_->OnRerank(*request, *response, status, absl::Now() - start);
   }
+  if (holder != nullptr) holder->Release();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
 absl::Status RerankerService::HandleRerank(
     const v1::RerankRequest& request, v1::RerankResponse* response,
-    const grpc::ServerContextBase* context) const {
+    std::string* items_wire, const grpc::ServerContextBase* context) const {
   // Counted for the whole handler. Admission is one fetch_add: over the cap
   // the call is refused before touching the model, so an overloaded server
   // answers in microseconds and sheds load instead of queueing it.
@@ -136,10 +200,18 @@ absl::Status RerankerService::HandleRerank(
       return gone;
     }
   }
-  absl::Status status =
-      options_.null_scorer
-          ? RerankNull(*model, request, options_, now_ms, response)
-          : ::rerank::Rerank(*model, request, options_, now_ms, response);
+  absl::Status status;
+  if (items_wire != nullptr) {
+    status = options_.null_scorer ? RerankNullWire(*model, request, options_,
+                                                   now_ms, response, items_wire)
+                                  : RerankWire(*model, request, options_,
+                                               now_ms, response, items_wire);
+  } else {
+    status =
+        options_.null_scorer
+            ? RerankNull(*model, request, options_, now_ms, response)
+            : ::rerank::Rerank(*model, request, options_, now_ms, response);
+  }
   if (!status.ok()) {
     response->Clear();
     // A malformed request is the client's problem and it gets the reason in

@@ -952,6 +952,22 @@ TEST_F(ScorerTest, RandomRequestsSucceedOrAreRefusedAsInvalid) {
       continue;
     }
     ++ok;
+    // The wire form parses back to the same response (NaN scores included:
+    // compared as bytes). Ids that are not UTF-8 (which no parsed request
+    // holds) make both forms unparsable alike.
+    v1::RerankResponse header;
+    std::string items;
+    ASSERT_TRUE(
+        RerankWire(*model_, request, options, now, &header, &items).ok());
+    v1::RerankResponse parsed;
+    v1::RerankResponse reparsed;
+    const bool wire_parses =
+        parsed.ParseFromString(header.SerializeAsString() + items);
+    ASSERT_EQ(wire_parses,
+              reparsed.ParseFromString(response.SerializeAsString()));
+    if (wire_parses) {
+      EXPECT_EQ(parsed.SerializeAsString(), response.SerializeAsString());
+    }
     EXPECT_LE(response.items_size(), num_candidates);
     EXPECT_EQ(response.stats().candidates_received(),
               static_cast<uint32_t>(num_candidates));
