@@ -190,10 +190,7 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
       .status();
 }
 
-namespace {
-
-// Rerank and RerankWire; `items_wire` null: items into the response.
-absl::Status RerankImpl(const ModelSnapshot& model,
+absl::Status RerankWire(const ModelSnapshot& model,
                         const v1::RerankRequest& request,
                         const ScorerOptions& options, int64_t now_ms,
                         v1::RerankResponse* response, std::string* items_wire) {
@@ -230,8 +227,7 @@ absl::Status RerankImpl(const ModelSnapshot& model,
   return absl::OkStatus();
 }
 
-// RerankNull and RerankNullWire, likewise.
-absl::Status RerankNullImpl(const ModelSnapshot& model,
+absl::Status RerankNullWire(const ModelSnapshot& model,
                             const v1::RerankRequest& request,
                             const ScorerOptions& options, int64_t now_ms,
                             v1::RerankResponse* response,
@@ -256,35 +252,18 @@ absl::Status RerankNullImpl(const ModelSnapshot& model,
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::Status Rerank(const ModelSnapshot& model,
                     const v1::RerankRequest& request,
                     const ScorerOptions& options, int64_t now_ms,
                     v1::RerankResponse* response) {
-  return RerankImpl(model, request, options, now_ms, response, nullptr);
-}
-
-absl::Status RerankWire(const ModelSnapshot& model,
-                        const v1::RerankRequest& request,
-                        const ScorerOptions& options, int64_t now_ms,
-                        v1::RerankResponse* response, std::string* items_wire) {
-  return RerankImpl(model, request, options, now_ms, response, items_wire);
+  return RerankWire(model, request, options, now_ms, response, nullptr);
 }
 
 absl::Status RerankNull(const ModelSnapshot& model,
                         const v1::RerankRequest& request,
                         const ScorerOptions& options, int64_t now_ms,
                         v1::RerankResponse* response) {
-  return RerankNullImpl(model, request, options, now_ms, response, nullptr);
-}
-
-absl::Status RerankNullWire(const ModelSnapshot& model,
-                            const v1::RerankRequest& request,
-                            const ScorerOptions& options, int64_t now_ms,
-                            v1::RerankResponse* response,
-                            std::string* items_wire) {
-  return RerankNullImpl(model, request, options, now_ms, response, items_wire);
+  return RerankNullWire(model, request, options, now_ms, response, nullptr);
 }
 
 absl::Status AddProfiles(

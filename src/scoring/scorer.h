@@ -70,7 +70,8 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
 // per-item RankedItem message, the copy of each item id into it and their
 // serialization: about 60% of filling and sending a plain response
 // (docs/performance.md, round 3). Items with an explanation or reasons are
-// built as messages and serialized as before. Same contract as Rerank
+// built as messages and serialized as before. A null `items_wire` puts the
+// items into `response`, exactly as Rerank does. Same contract as Rerank
 // otherwise; on error both outputs are unspecified.
 absl::Status RerankWire(const ModelSnapshot& model,
                         const v1::RerankRequest& request,
@@ -89,7 +90,8 @@ absl::Status RerankNull(const ModelSnapshot& model,
                         const ScorerOptions& options, int64_t now_ms,
                         v1::RerankResponse* response);
 
-// RerankNull with its items in wire form, as RerankWire.
+// RerankNull with its items in wire form, as RerankWire (a null
+// `items_wire` puts them into `response`).
 absl::Status RerankNullWire(const ModelSnapshot& model,
                             const v1::RerankRequest& request,
                             const ScorerOptions& options, int64_t now_ms,

@@ -200,18 +200,12 @@ absl::Status RerankerService::HandleRerank(
       return gone;
     }
   }
-  absl::Status status;
-  if (items_wire != nullptr) {
-    status = options_.null_scorer ? RerankNullWire(*model, request, options_,
-                                                   now_ms, response, items_wire)
-                                  : RerankWire(*model, request, options_,
-                                               now_ms, response, items_wire);
-  } else {
-    status =
-        options_.null_scorer
-            ? RerankNull(*model, request, options_, now_ms, response)
-            : ::rerank::Rerank(*model, request, options_, now_ms, response);
-  }
+  // With a null items_wire the wire variants fill response->items.
+  absl::Status status =
+      options_.null_scorer
+          ? RerankNullWire(*model, request, options_, now_ms, response,
+                           items_wire)
+          : RerankWire(*model, request, options_, now_ms, response, items_wire);
   if (!status.ok()) {
     response->Clear();
     // A malformed request is the client's problem and it gets the reason in
