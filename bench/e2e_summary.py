@@ -143,21 +143,23 @@ def main():
             txt = open(count_path).read().strip()
             reload_run["reloads_ok"] = int(txt) if txt.isdigit() else None
 
-    def paired_cpu(a, b):
-        """Median over rounds of b's CPU per call / a's in the same round:
-        the throughput ratio a/b that CPU time alone predicts."""
-        ca = a["server_cpu_us_per_call_by_round"]
-        cb = b["server_cpu_us_per_call_by_round"]
-        per = [y / x for x, y in zip(ca, cb) if x and y]
+    def median_ratio(nums, dens):
+        """Median over rounds of nums[i] / dens[i], and the per-round
+        ratios; rounds without a value or with a zero denominator are left
+        out."""
+        per = [n / d for n, d in zip(nums, dens) if n is not None and d]
         return (round(statistics.median(per), 3) if per else None,
                 [round(v, 3) for v in per])
 
     def paired(a, b):
         """Median over rounds of a's max / b's max in the same round."""
-        ra, rb = a["max_rps_by_round"], b["max_rps_by_round"]
-        per = [x / y for x, y in zip(ra, rb) if y]
-        return (round(statistics.median(per), 3) if per else None,
-                [round(v, 3) for v in per])
+        return median_ratio(a["max_rps_by_round"], b["max_rps_by_round"])
+
+    def paired_cpu(a, b):
+        """Median over rounds of b's CPU per call / a's in the same round:
+        the throughput ratio a/b that CPU time alone predicts."""
+        return median_ratio(b["server_cpu_us_per_call_by_round"],
+                            a["server_cpu_us_per_call_by_round"])
 
     full, null = servers.get("full"), servers.get("null")
     ratios = {}

@@ -249,8 +249,9 @@ bool Engine::Verify(const Call& call, std::string* problem) const {
 
 void Engine::OnComplete(Call* call, ThreadStats* stats) {
   const int64_t end = NowNs();
-  if (!call->measured) ++stats->unmeasured;
-  if (call->measured) {
+  if (!call->measured) {
+    ++stats->unmeasured;
+  } else {
     stats->latency.Record(end - call->origin_ns);
     stats->last_event_ns = std::max(stats->last_event_ns, end);
     const int code = static_cast<int>(call->status.error_code());

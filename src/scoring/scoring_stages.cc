@@ -726,10 +726,6 @@ void FillItem(const ScoringContext& ctx, int32_t s,
   }
 }
 
-}  // namespace
-
-namespace {
-
 // Bytes of the RankedItem body (without the items tag and length).
 struct PlainItemSize {
   size_t body;
