@@ -6,6 +6,7 @@ if(NOT TARGET rerank_fuzz_targets)
     ${CMAKE_SOURCE_DIR}/fuzz/manifest_target.cc
     ${CMAKE_SOURCE_DIR}/fuzz/model_dir_target.cc
     ${CMAKE_SOURCE_DIR}/fuzz/npy_header_target.cc
+    ${CMAKE_SOURCE_DIR}/fuzz/ranker_file_target.cc
     ${CMAKE_SOURCE_DIR}/fuzz/rerank_request_target.cc
     ${CMAKE_SOURCE_DIR}/fuzz/text_lines_target.cc)
   target_include_directories(rerank_fuzz_targets PUBLIC ${CMAKE_SOURCE_DIR})
@@ -14,5 +15,6 @@ if(NOT TARGET rerank_fuzz_targets)
   target_compile_definitions(rerank_fuzz_targets PRIVATE
     RERANK_FUZZ_BASE_MODEL_DIR="${CMAKE_SOURCE_DIR}/tests/testdata/model_tiny")
   target_link_libraries(rerank_fuzz_targets PUBLIC
-    rerank_scoring rerank_model rerank_proto protobuf::libprotobuf)
+    rerank_scoring rerank_model rerank_ranking rerank_proto
+    protobuf::libprotobuf)
 endif()

@@ -41,6 +41,12 @@ int FuzzModelSnapshot(const uint8_t* data, size_t size);
 // a small fixed model, with tight limits.
 int FuzzRerankRequest(const uint8_t* data, size_t size);
 
+// ParseRankerSpecJson / ParseRankerJson on arbitrary bytes (a ranker file);
+// accepted specs must survive the RankerSpecToJson round trip, and accepted
+// rankers score a few edge rows (thresholds, NaN) as a direct walk of the
+// spec does, with Explain summing to the score.
+int FuzzRankerFile(const uint8_t* data, size_t size);
+
 [[noreturn]] inline void FuzzCheckFailed(const char* file, int line,
                                          const char* cond) {
   std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", file, line, cond);

@@ -315,6 +315,72 @@ def request_seeds():
         write("rerank_request_fuzzer", name, json.dumps(obj))
 
 
+def ranker_file_seeds():
+    """ranker_*.json files (rerank.v1.RankerFile in JSON): valid ones of both
+    kinds, and ones each refused for a different reason."""
+    linear = {
+        "format_version": 1, "kind": "linear",
+        "feature_set": "rerank.features.v1",
+        "features": ["base_score", "user_dot", "popularity", "log_events"],
+        "linear": {"bias": 0.25, "weights": [1.5, -0.75, 0.3333333333333333, 2],
+                   "means": [0.5, 0, 0.2, 1.0986122886681098],
+                   "scales": [0.25, 1, 0.1, 0.5]},
+        "description": "linear seed",
+    }
+    write("ranker_file_fuzzer", "linear.json", json.dumps(linear, indent=1))
+
+    def tree(left, right, feature, threshold, default_left, value, cover):
+        return {"left": left, "right": right, "feature": feature,
+                "threshold": threshold, "default_left": default_left,
+                "value": value, "cover": cover}
+
+    gbdt = {
+        "format_version": 1, "kind": "gbdt",
+        "feature_set": "rerank.features.v1",
+        "features": ["base_score", "user_dot", "purchased_before"],
+        "gbdt": {"base_score": 0.5, "trees": [
+            # Not breadth-first: the root's children are 3 and 1.
+            tree([3, 4, -1, -1, -1], [1, 2, -1, -1, -1], [1, 0, 0, 0, 0],
+                 [0.1, 0.5, 0, 0, 0], [True, False, False, False, False],
+                 [0, 0, -0.25, 0.125, 0.75], [10, 6, 4, 4, 2]),
+            tree([1, -1, -1], [2, -1, -1], [2, 0, 0], [0.5, 0, 0],
+                 [False, False, False], [0, -1, 1], [3, 2, 1]),
+        ]},
+        "description": "gbdt seed: 2 trees",
+    }
+    write("ranker_file_fuzzer", "gbdt_2_trees.json", json.dumps(gbdt))
+    # lowerCamel keys, as protobuf's JSON parser also accepts.
+    camel = json.dumps(linear).replace("format_version", "formatVersion") \
+        .replace("feature_set", "featureSet")
+    write("ranker_file_fuzzer", "linear_camel.json", camel)
+
+    def broken(name, obj):
+        write("ranker_file_fuzzer", name, json.dumps(obj))
+
+    t = gbdt["gbdt"]["trees"]
+    broken("gbdt_cycle.json", dict(gbdt, gbdt={"base_score": 0, "trees": [
+        tree([1, -1, -1], [0, -1, -1], [0, 0, 0], [0.5, 0, 0],
+             [False] * 3, [0, 1, 2], [2, 1, 1])]}))
+    broken("gbdt_child_out_of_range.json", dict(gbdt, gbdt={
+        "base_score": 0, "trees": [t[0], dict(t[1], left=[99, -1, -1])]}))
+    broken("gbdt_sizes_disagree.json", dict(gbdt, gbdt={
+        "base_score": 0, "trees": [dict(t[1], cover=[3, 2])]}))
+    broken("gbdt_nan_threshold.json", dict(gbdt, gbdt={
+        "base_score": 0, "trees": [dict(t[1], threshold=["NaN", 0, 0])]}))
+    broken("linear_zero_scale.json", dict(
+        linear, linear=dict(linear["linear"], scales=[0.25, 0, 0.1, 0.5])))
+    broken("unknown_feature.json", dict(
+        linear, features=["base_score", "user_dot", "nope", "log_events"]))
+    broken("version_2.json", dict(linear, format_version=2))
+    broken("unknown_field.json", dict(linear, colour="blue"))
+    write("ranker_file_fuzzer", "truncated.json", json.dumps(gbdt)[:150])
+    broken("formula.json", dict(linear, kind="formula"))
+    # Not UTF-8 in a string: protobuf's parser must refuse it or the
+    # printer must write it back.
+    write("ranker_file_fuzzer", "bad_utf8_description.json",
+          json.dumps(linear).encode().replace(b"linear seed", b"caf\xe9 \xed\xa0\x80"))
+
+
 def main():
     shutil.rmtree(CORPUS, ignore_errors=True)
     npy_seeds()
@@ -323,6 +389,7 @@ def main():
     model_dir_seeds()
     model_snapshot_seeds()
     request_seeds()
+    ranker_file_seeds()
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ int FuzzManifest(const uint8_t* data, size_t size) {
   }
   const ModelManifest& m = *parsed;
   // The documented guarantees of ParseModelManifest.
-  FUZZ_CHECK(m.format_version == 1 || m.format_version == 2);
+  FUZZ_CHECK(m.format_version >= 1 && m.format_version <= 3);
   FUZZ_CHECK(!m.model_version.empty());
   FUZZ_CHECK(m.dim >= 1);
   FUZZ_CHECK(m.num_users >= 0 && m.num_users <= INT32_MAX);
@@ -59,7 +59,7 @@ int FuzzManifest(const uint8_t* data, size_t size) {
   const absl::Span<const absl::string_view> roles =
       ManifestRoles(m.format_version);
   for (absl::string_view role : roles) {
-    FUZZ_CHECK(!IsRequiredRole(role) || m.files.contains(std::string(role)));
+    FUZZ_CHECK(!IsRequiredRole(role, m.format_version) || m.files.contains(std::string(role)));
   }
   for (const auto& [role, file] : m.files) {
     FUZZ_CHECK(std::find(roles.begin(), roles.end(), role) != roles.end());

@@ -22,7 +22,8 @@ jobs=${RERANK_JOBS:-$(nproc)}
 seconds=${1:-30}
 shift || true
 all_fuzzers=(npy_header_fuzzer manifest_fuzzer text_lines_fuzzer
-  model_dir_fuzzer model_snapshot_fuzzer rerank_request_fuzzer)
+  model_dir_fuzzer model_snapshot_fuzzer rerank_request_fuzzer
+  ranker_file_fuzzer)
 if [ $# -gt 0 ]; then fuzzers=("$@"); else fuzzers=("${all_fuzzers[@]}"); fi
 case "$seconds" in
   '' | *[!0-9]*) echo "fuzz.sh: seconds_per_target must be a number" >&2; exit 2 ;;

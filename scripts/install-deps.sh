@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libspdlog-dev libssl-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libxgboost-dev
 )
 case "${1:-}" in
   --build-only) ;;
@@ -23,6 +23,7 @@ case "${1:-}" in
     PACKAGES+=(
       git libgtest-dev libgmock-dev python3 python3-numpy openssl prometheus
       clang libclang-rt-14-dev ccache
+      python3-grpcio python3-protobuf python3-xgboost python3-scipy
     )
     ;;
   *) echo "usage: scripts/install-deps.sh [--build-only]" >&2; exit 2 ;;

@@ -358,7 +358,23 @@ ScoringVariant NoDemotionVariant() {
       "Rerank, server weights with purchase_demotion=0 (repeat purchases "
       "are not pushed down)";
   v.overrides.set_purchase_demotion(0);
+  v.ranker = RankerKind::kFormula;
   return v;
+}
+
+std::vector<ScoringVariant> FormulaPartVariants() {
+  std::vector<ScoringVariant> out(2);
+  out[0].name = "formula_base0";
+  out[0].description = "Rerank, the formula with base_weight=0";
+  out[0].overrides.set_base_weight(0);
+  out[1].name = "formula_boosts_only";
+  out[1].description =
+      "Rerank, the formula with base_weight=0 and factor_weight=0: the "
+      "event boosts (direct + neighbours) alone";
+  out[1].overrides.set_base_weight(0);
+  out[1].overrides.set_factor_weight(0);
+  for (ScoringVariant& v : out) v.ranker = RankerKind::kFormula;
+  return out;
 }
 
 std::vector<ScoringVariant> DiversityVariants() {
@@ -386,6 +402,7 @@ std::vector<ScoringVariant> DiversityVariants() {
 
 std::vector<ScoringVariant> DefaultScoringVariants() {
   std::vector<ScoringVariant> out = {NoDemotionVariant()};
+  for (ScoringVariant& v : FormulaPartVariants()) out.push_back(std::move(v));
   for (ScoringVariant& v : DiversityVariants()) out.push_back(std::move(v));
   return out;
 }
@@ -722,7 +739,8 @@ absl::StatusOr<EvalReport> RunEvaluation(
   ASSIGN_OR_RETURN(
       const InteractionMatrix matrix,
       BuildInteractionMatrix(train_xs, options.train.event_weights));
-  train_xs = {};
+  // The finishing step (the learned rankers) needs the train side itself.
+  if (!options.train.finish_model) train_xs = {};
   report.train_users = matrix.num_users();
   report.train_items = matrix.num_items();
   report.train_pairs = matrix.nnz();
@@ -738,6 +756,16 @@ absl::StatusOr<EvalReport> RunEvaluation(
                                         ? nullptr
                                         : &options.item_categories,
                                     nullptr));
+    if (train.finish_model) {
+      InteractionLog train_log;
+      train_log.interactions = std::move(train_xs);
+      ASSIGN_OR_RETURN(report.finish_summary,
+                       train.finish_model(train_log,
+                                          options.item_categories.empty()
+                                              ? nullptr
+                                              : &options.item_categories,
+                                          &data));
+    }
     ASSIGN_OR_RETURN(std::unique_ptr<const ModelSnapshot> snapshot,
                      ModelSnapshot::FromData(std::move(data)));
     model = std::move(snapshot);
@@ -828,19 +856,48 @@ absl::StatusOr<EvalReport> RunEvaluation(
     RerankStrategy s;
     s.index = 2;
     s.options.weights = factors;
+    // A term of the formula, whatever the model's default ranker.
+    s.options.ranker = RankerKind::kFormula;
     rerank_strategies.push_back(s);
     s.index = 3;
     s.options.weights = options.full_weights;
+    s.options.ranker.reset();
     s.explain = true;
     rerank_strategies.push_back(s);
+    report.strategies[3].description = absl::StrCat(
+        report.strategies[3].description, ", the model's default ranker (",
+        RankerKindName(model->default_ranker()), ")");
+    s.explain = false;
+    // Each ranker of the model by name, when it has learned ones.
+    if (model->ranker(RankerKind::kLinear) != nullptr ||
+        model->ranker(RankerKind::kGbdt) != nullptr) {
+      for (const RankerKind kind :
+           {RankerKind::kFormula, RankerKind::kLinear, RankerKind::kGbdt}) {
+        if (kind != RankerKind::kFormula && model->ranker(kind) == nullptr) {
+          continue;
+        }
+        s.index = static_cast<int>(report.strategies.size());
+        s.options.ranker = kind;
+        rerank_strategies.push_back(s);
+        report.strategies.push_back(
+            {std::string(RankerKindName(kind)),
+             kind == RankerKind::kFormula
+                 ? std::string("Rerank, the server's scoring weights, the "
+                               "hand-weighted formula")
+                 : absl::StrCat("Rerank, the model's ", RankerKindName(kind),
+                                " ranker (", model->ranker(kind)->spec()
+                                                 .description,
+                                ")")});
+      }
+    }
     for (const ScoringVariant& v : options.variants) {
       ASSIGN_OR_RETURN(
           ScoringWeights w,
           ApplyScoringParams(options.full_weights, v.overrides, v.name));
       s.index = static_cast<int>(report.strategies.size());
       s.options.weights = w;
+      s.options.ranker = v.ranker;
       s.rules = v.rules.ByteSizeLong() > 0 ? &v.rules : nullptr;
-      s.explain = false;
       rerank_strategies.push_back(s);
       report.strategies.push_back({v.name, v.description});
     }

@@ -41,6 +41,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,7 @@
 #include "evaluation/metrics.h"
 #include "evaluation/time_split.h"
 #include "model/model_snapshot.h"
+#include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/scoring_params.h"
 #include "training/interaction_log.h"
@@ -76,17 +78,24 @@ struct ScoringVariant {
   std::string description;
   v1::ScoringParams overrides;
   v1::Rules rules;
+  // The ranker (unset: the model's default, as rerankd without a config
+  // ranker). The formula's single parts set kFormula.
+  std::optional<RankerKind> ranker;
 };
 
 // full_no_demotion: purchase_demotion = 0.
 ScoringVariant NoDemotionVariant();
-// The diversity / cap trade-off, on the full weights:
+// Single parts of the formula (whatever the model's default ranker):
+//   formula_base0        base_weight = 0
+//   formula_boosts_only  base_weight = factor_weight = 0
+std::vector<ScoringVariant> FormulaPartVariants();
+// The diversity / cap trade-off, on the full weights (and ranker):
 //   full+mmr0.7  rules.diversity {lambda: 0.7, top: 10} (pool: 50)
 //   full+mmr0.4  rules.diversity {lambda: 0.4, top: 10}
 //   full+cap2    rules.caps {CAP_FIELD_CATEGORY, max_items: 2,
 //                            within_top: 10}
 std::vector<ScoringVariant> DiversityVariants();
-// NoDemotionVariant() followed by DiversityVariants().
+// NoDemotionVariant(), FormulaPartVariants(), DiversityVariants().
 std::vector<ScoringVariant> DefaultScoringVariants();
 
 // Parses variants separated by ';':
@@ -230,6 +239,8 @@ struct EvalReport {
   int32_t train_items = 0;
   int64_t train_pairs = 0;
   std::string model_source;  // "trained in memory" or the directory
+  // What options.train.finish_model reported (the learned rankers).
+  std::string finish_summary;
   std::string model_version;
   int32_t model_dim = 0;
   int64_t model_users = 0;

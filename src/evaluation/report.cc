@@ -330,6 +330,7 @@ std::string FormatTextReport(const EvalReport& r) {
       r.train_items, r.test_interactions, r.sampled_cases, r.eligible_cases,
       RetrieverKindName(r.options.retriever), r.options.num_candidates,
       r.options.bootstrap, BootstrapUnitName(r.options.bootstrap_unit), conf);
+  out += r.finish_summary;
   for (const SegmentReport& seg : r.segments) {
     absl::StrAppendFormat(&out, "\n== %s (%s): %s\n", seg.name, seg.description,
                           DiagnosticsLine(seg));
@@ -463,7 +464,8 @@ std::string EvalReportToJson(const EvalReport& r) {
       ", \"dim\": ", r.model_dim, ", \"users\": ", r.model_users,
       ", \"items\": ", r.model_items, ", \"neighbors\": ", r.model_neighbors,
       ", \"has_categories\": ", r.model_has_categories ? "true" : "false",
-      ", \"categorized_items\": ", r.model_categorized_items, "},\n");
+      ", \"categorized_items\": ", r.model_categorized_items,
+      ", \"rankers\": ", JsonString(r.finish_summary), "},\n");
   absl::StrAppend(&out,
                   "  \"seconds\": {\"train\": ", JsonNumber(r.train_seconds),
                   ", \"scoring\": ", JsonNumber(r.eval_seconds),

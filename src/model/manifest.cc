@@ -35,6 +35,13 @@ constexpr absl::string_view kRolesV2[] = {
     "neighbors_scores",   "complements_indptr", "complements_indices",
     "complements_scores", "item_categories",
 };
+constexpr absl::string_view kRolesV3[] = {
+    "user_factors",       "item_factors",       "user_ids",
+    "item_ids",           "neighbors_indptr",   "neighbors_indices",
+    "neighbors_scores",   "complements_indptr", "complements_indices",
+    "complements_scores", "item_categories",    "item_counts",
+    "ranker_linear",      "ranker_gbdt",
+};
 // What version 2 adds: refused in a version 1 manifest with a message that
 // says so, rather than only "unknown key".
 constexpr absl::string_view kV2OnlyRoles[] = {
@@ -200,18 +207,31 @@ absl::Span<const absl::string_view> ManifestRoles(int32_t format_version) {
       return kRolesV1;
     case kTwoTableFormatVersion:
       return kRolesV2;
+    case kRankerFormatVersion:
+      return kRolesV3;
     default:
       return {};
   }
 }
 
-bool IsRequiredRole(absl::string_view role) {
-  return role != kItemCategoriesRole;
+bool IsRequiredRole(absl::string_view role, int32_t format_version) {
+  if (role == kItemCategoriesRole || role == kItemCountsRole ||
+      role == kRankerLinearRole || role == kRankerGbdtRole) {
+    return false;
+  }
+  if (role == kComplementsIndptrRole || role == kComplementsIndicesRole ||
+      role == kComplementsScoresRole) {
+    return format_version == kTwoTableFormatVersion;
+  }
+  return true;
 }
 
 std::string DefaultFileName(absl::string_view role) {
   const bool text = role == kUserIdsRole || role == kItemIdsRole ||
                     role == kItemCategoriesRole;
+  if (role == kRankerLinearRole || role == kRankerGbdtRole) {
+    return absl::StrCat(role, ".json");
+  }
   return absl::StrCat(role, text ? ".txt" : ".npy");
 }
 
@@ -261,7 +281,7 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
                std::numeric_limits<int32_t>::max());
     if (!v.ok()) return v.status();
     const std::string supported =
-        absl::StrCat(kOldestModelFormatVersion, " and ", kModelFormatVersion);
+        absl::StrCat(kOldestModelFormatVersion, " to ", kModelFormatVersion);
     if (*v > kModelFormatVersion) {
       return Bad(absl::StrCat(
           "format_version ", *v, " is newer than this reader supports (",
@@ -307,9 +327,21 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
       "format_version", "model_version",   "dim",   "num_users",  "num_items",
       "num_neighbors",  "num_complements", "files", "created_by", "created_at",
       "description"};
+  static constexpr absl::string_view kTopKeysV3[] = {
+      "format_version", "model_version",   "dim",
+      "num_users",      "num_items",       "num_neighbors",
+      "num_complements", "default_ranker", "files",
+      "created_by",     "created_at",      "description"};
+  const bool v3 = m.format_version >= kRankerFormatVersion;
+  if (!v3 && root.fields().contains("default_ranker")) {
+    return Bad(absl::StrCat("unknown key 'default_ranker' for format_version ",
+                            m.format_version, " (rankers need format_version ",
+                            kRankerFormatVersion, ")"));
+  }
   {
-    absl::Status st = two_tables ? CheckKeys(root, kTopKeysV2, "")
-                                 : CheckKeys(root, kTopKeysV1, "");
+    absl::Status st = v3           ? CheckKeys(root, kTopKeysV3, "")
+                      : two_tables ? CheckKeys(root, kTopKeysV2, "")
+                                   : CheckKeys(root, kTopKeysV1, "");
     if (!st.ok()) return st;
   }
   constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
@@ -336,6 +368,15 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
         GetInt(root, kNumComplementsKey, 0, kMaxJsonInt);
     if (!complements.ok()) return complements.status();
     m.num_complements = *complements;
+  }
+  if (v3) {
+    absl::StatusOr<std::string> d = GetString(root, "default_ranker", false);
+    if (!d.ok()) return d.status();
+    if (!d->empty() && *d != "formula" && *d != "linear" && *d != "gbdt") {
+      return Bad(absl::StrCat("key 'default_ranker' is '", *d,
+                              "', must be formula, linear or gbdt"));
+    }
+    m.default_ranker = std::move(*d);
   }
   for (const char* key : {"created_by", "created_at", "description"}) {
     absl::StatusOr<std::string> s = GetString(root, key, false);
@@ -364,7 +405,7 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
     const std::string role(role_view);
     auto it = files.fields().find(role);
     if (it == files.fields().end()) {
-      if (IsRequiredRole(role)) {
+      if (IsRequiredRole(role, m.format_version)) {
         return Bad(
             absl::StrCat("missing required file role 'files.", role, "'"));
       }
@@ -379,6 +420,28 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
       }
     }
     m.files.emplace(role, std::move(*f));
+  }
+  if (v3) {
+    // The complement table is all three files or none.
+    const int present = m.files.contains(kComplementsIndptrRole) +
+                        m.files.contains(kComplementsIndicesRole) +
+                        m.files.contains(kComplementsScoresRole);
+    if (present != 0 && present != 3) {
+      return Bad(
+          "files.complements_indptr, complements_indices and "
+          "complements_scores must be given together or not at all");
+    }
+    if (present == 0 && m.num_complements != 0) {
+      return Bad(absl::StrCat("num_complements is ", m.num_complements,
+                              " but there is no complement table"));
+    }
+    if (m.default_ranker == "linear" || m.default_ranker == "gbdt") {
+      const std::string role = absl::StrCat("ranker_", m.default_ranker);
+      if (!m.files.contains(role)) {
+        return Bad(absl::StrCat("default_ranker is '", m.default_ranker,
+                                "' but files.", role, " is missing"));
+      }
+    }
   }
   return m;
 }
@@ -396,6 +459,11 @@ std::string SerializeModelManifest(const ModelManifest& m) {
     absl::StrAppend(&out, "  \"", kNumComplementsKey, "\": ", m.num_complements,
                     ",\n");
   }
+  if (m.format_version >= kRankerFormatVersion && !m.default_ranker.empty()) {
+    out.append("  \"default_ranker\": ");
+    AppendJsonString(&out, m.default_ranker);
+    out.append(",\n");
+  }
   const std::pair<const char*, const std::string*> optional[] = {
       {"created_by", &m.created_by},
       {"created_at", &m.created_at},
@@ -408,8 +476,8 @@ std::string SerializeModelManifest(const ModelManifest& m) {
   }
   out.append("  \"files\": {");
   bool first = true;
-  // Version 2's roles are a superset of version 1's, in the same order.
-  for (absl::string_view role : kRolesV2) {
+  // Each version's roles are a superset of the last's, in the same order.
+  for (absl::string_view role : kRolesV3) {
     auto it = m.files.find(std::string(role));
     if (it == m.files.end()) continue;
     absl::StrAppend(&out, first ? "\n" : ",\n", "    \"", role,

@@ -35,16 +35,26 @@ inline constexpr char kComplementsIndptrRole[] = "complements_indptr";
 inline constexpr char kComplementsIndicesRole[] = "complements_indices";
 inline constexpr char kComplementsScoresRole[] = "complements_scores";
 
-// Format versions this reader supports: 1 (one neighbour table) and 2 (adds
-// the complement table). kModelFormatVersion (model_loader.h) is the newest.
+// format_version 3 (all optional): training counts per item and the learned
+// rankers (README "Learned ranking"). The complement table becomes optional
+// too (all three of its files, or none).
+inline constexpr char kItemCountsRole[] = "item_counts";
+inline constexpr char kRankerLinearRole[] = "ranker_linear";
+inline constexpr char kRankerGbdtRole[] = "ranker_gbdt";
+
+// Format versions this reader supports: 1 (one neighbour table), 2 (adds
+// the complement table) and 3 (adds item counts and rankers).
+// kModelFormatVersion (model_loader.h) is the newest.
 inline constexpr int32_t kOldestModelFormatVersion = 1;
 inline constexpr int32_t kTwoTableFormatVersion = 2;
+inline constexpr int32_t kRankerFormatVersion = 3;
 
 // The roles a manifest of `format_version` may name, in canonical order
 // (required ones first, then optional); empty for an unsupported version.
 absl::Span<const absl::string_view> ManifestRoles(int32_t format_version);
-// Whether a version that has `role` requires it (all but item_categories).
-bool IsRequiredRole(absl::string_view role);
+// Whether a version that has `role` requires it: the factors, ids and
+// neighbour table always; the complement table at version 2 only.
+bool IsRequiredRole(absl::string_view role, int32_t format_version);
 
 // The file name WriteModel uses for `role`, e.g. "user_factors.npy".
 std::string DefaultFileName(absl::string_view role);
@@ -67,16 +77,21 @@ struct ModelManifest {
   // item_categories optional.
   std::map<std::string, ManifestFile> files;
   // Free-form provenance; empty means absent.
+  // format_version 3 only: "formula", "linear" or "gbdt" (whose file must
+  // be present); empty means absent, i.e. formula.
+  std::string default_ranker;
   std::string created_by;
   std::string created_at;
   std::string description;
 };
 
 // Parses and validates manifest JSON. FAILED_PRECONDITION for anything
-// malformed: not a JSON object, format_version missing, not 1 or 2 (checked
+// malformed: not a JSON object, format_version missing, not 1 to 3 (checked
 // before anything else, so a newer manifest gets that message rather than
 // "unknown key"), unknown or missing keys for its version (num_complements
-// and the complements_* roles belong to version 2 only), wrong types, counts
+// and the complements_* roles need version 2, default_ranker, item_counts
+// and ranker_* need version 3; default_ranker must name a present ranker
+// file), wrong types, counts
 // out of range (dim >= 1; 0 <= num_users <= INT32_MAX; 1 <= num_items <=
 // INT32_MAX; 0 <= num_neighbors, num_complements), unknown or missing file
 // roles, bad sha256 strings, unsafe or duplicate paths.

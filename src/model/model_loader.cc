@@ -26,6 +26,7 @@
 #include "model/npy.h"
 #include "model/sha256.h"
 #include "model/text_lines.h"
+#include "ranking/ranker.h"
 
 namespace rerank {
 
@@ -230,6 +231,29 @@ class Loader {
     return data;
   }
 
+  // Reads and validates the ranker file of `role`, which must hold a ranker
+  // of `kind`. Refusals are FAILED_PRECONDITION naming the file.
+  absl::StatusOr<std::shared_ptr<const Ranker>> ReadRanker(const char* role,
+                                                           RankerKind kind) {
+    const ManifestFile& file = manifest_.files.at(role);
+    ASSIGN_OR_RETURN(std::string content,
+                     ReadFileAt(dir_fd_, file.path, kMaxRankerFileBytes));
+    if (options_.verify_checksums) {
+      RETURN_IF_ERROR(CheckChecksum(file, content));
+    }
+    absl::StatusOr<std::unique_ptr<const Ranker>> ranker =
+        ParseRankerJson(content, file.path);
+    if (!ranker.ok()) {
+      return absl::FailedPreconditionError(ranker.status().message());
+    }
+    if ((*ranker)->kind() != kind) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          file.path, ": holds a ", RankerKindName((*ranker)->kind()),
+          " ranker, but files.", role, " must be ", RankerKindName(kind)));
+    }
+    return std::shared_ptr<const Ranker>(std::move(*ranker));
+  }
+
   // Reads the text file of `role` and splits it into exactly `expected`
   // lines.
   absl::StatusOr<std::vector<std::string>> ReadLines(
@@ -391,7 +415,7 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
     parts.neighbor_scores = reinterpret_cast<const float*>(scores);
     RETURN_IF_ERROR(CheckCsrEnds(m, kNeighborsIndptrRole, parts.neighbor_indptr,
                                  m.num_neighbors, "num_neighbors"));
-    if (m.format_version >= kTwoTableFormatVersion) {
+    if (m.files.contains(kComplementsIndptrRole)) {
       ASSIGN_OR_RETURN(
           const char* c_indptr,
           loader.MapArray(kComplementsIndptrRole, NpyDescr<int64_t>(),
@@ -414,7 +438,27 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
                                    parts.complement_indptr, m.num_complements,
                                    "num_complements"));
     }
+    if (m.files.contains(kItemCountsRole)) {
+      ASSIGN_OR_RETURN(
+          const char* counts,
+          loader.MapArray(kItemCountsRole, NpyDescr<float>(), {m.num_items},
+                          "num_items in manifest.json", &parts.storage));
+      parts.item_counts = reinterpret_cast<const float*>(counts);
+    }
     clock.Lap("map, sha256 item_factors and neighbours");
+    const std::pair<const char*, RankerKind> ranker_roles[] = {
+        {kRankerLinearRole, RankerKind::kLinear},
+        {kRankerGbdtRole, RankerKind::kGbdt}};
+    for (const auto& [role, kind] : ranker_roles) {
+      if (!m.files.contains(role)) continue;
+      ASSIGN_OR_RETURN(std::shared_ptr<const Ranker> ranker,
+                       loader.ReadRanker(role, kind));
+      parts.rankers.push_back(std::move(ranker));
+    }
+    if (!m.default_ranker.empty()) {
+      ASSIGN_OR_RETURN(parts.default_ranker, ParseRankerKind(m.default_ranker));
+    }
+    if (!parts.rankers.empty()) clock.Lap("read, validate rankers");
 
     parts.metadata.loaded_at_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(

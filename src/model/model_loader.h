@@ -10,9 +10,9 @@ namespace rerank {
 
 // The newest format_version this reader supports (docs/model-format.md); it
 // also reads every older one, down to kOldestModelFormatVersion (manifest.h).
-// WriteModel writes 1 for a model with one neighbour table and 2 for one with
-// a complement table.
-inline constexpr int32_t kModelFormatVersion = 2;
+// WriteModel writes 1 for a model with one neighbour table, 2 for one with
+// a complement table, and 3 for one with item counts or rankers.
+inline constexpr int32_t kModelFormatVersion = 3;
 
 struct LoadOptions {
   // Verify each file's sha256 against manifest.json. Costs one read pass.
@@ -21,7 +21,8 @@ struct LoadOptions {
 
 // Loads and fully validates the model directory `dir` (docs/model-format.md):
 // manifest.json, the .npy arrays (dtype, byte order, shape, C order), the id
-// files, the optional categories, and every checksum. Factor and neighbour
+// files, the optional categories, item counts and ranker files (parsed and
+// validated by Ranker::Create), and every checksum. Factor and neighbour
 // arrays are memory-mapped read-only, never parsed element by element.
 //
 // Errors name the file and the problem:

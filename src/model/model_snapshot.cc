@@ -38,6 +38,7 @@ constexpr char kComplementIndptrFile[] = "complements_indptr.npy";
 constexpr char kComplementIndicesFile[] = "complements_indices.npy";
 constexpr char kComplementScoresFile[] = "complements_scores.npy";
 constexpr char kCategoriesFile[] = "item_categories.txt";
+constexpr char kItemCountsFile[] = "item_counts.npy";
 
 // Row indices are int32 (neighbors_indices.npy is int32), so tables larger
 // than this cannot be addressed.
@@ -447,6 +448,35 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
                    absl::StrCat(parts.item_categories.size(),
                                 " lines, expected one per item (", items, ")"));
   }
+  if (parts.item_counts != nullptr) {
+    for (int64_t i = 0; i < items; ++i) {
+      const float c = parts.item_counts[i];
+      if (!std::isfinite(c) || c < 0) {
+        return Invalid(kItemCountsFile,
+                       absl::StrCat("row ", i, " is ", c,
+                                    ", must be finite and >= 0"));
+      }
+    }
+  }
+  {
+    bool seen[3] = {false, false, false};
+    for (const std::shared_ptr<const Ranker>& r : parts.rankers) {
+      if (r == nullptr) return absl::InternalError("null ranker in the model");
+      const int k = static_cast<int>(r->kind());
+      if (r->kind() == RankerKind::kFormula || seen[k]) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "ranker_", RankerKindName(r->kind()),
+            ".json: the model holds more than one ranker of this kind"));
+      }
+      seen[k] = true;
+    }
+    const RankerKind d = parts.default_ranker;
+    if (d != RankerKind::kFormula && !seen[static_cast<int>(d)]) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "manifest.json: default_ranker is \"", RankerKindName(d),
+          "\" but the model has no ranker_", RankerKindName(d), ".json"));
+    }
+  }
   // Built in place: the indexes refer to parts_.user_ids/item_ids, whose
   // elements must not move after indexing.
   std::unique_ptr<ModelSnapshot> snapshot(new ModelSnapshot(std::move(parts)));
@@ -501,6 +531,20 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
       scan_seconds);
   phases.emplace_back("build id indexes", index_seconds);
   phases.emplace_back("Create total", SecondsSince(start));
+  if (p.item_counts != nullptr) {
+    float max_count = 0;
+    for (int64_t i = 0; i < items; ++i) {
+      max_count = std::max(max_count, p.item_counts[i]);
+    }
+    snapshot->popularity_.assign(static_cast<size_t>(items), 0.0f);
+    if (max_count > 0) {
+      const double denom = std::log1p(static_cast<double>(max_count));
+      for (int64_t i = 0; i < items; ++i) {
+        snapshot->popularity_[i] = static_cast<float>(
+            std::log1p(static_cast<double>(p.item_counts[i])) / denom);
+      }
+    }
+  }
   if (p.finish) {
     RETURN_IF_ERROR(p.finish(&p.metadata));
     p.finish = nullptr;  // may hold references into the loader's frame
@@ -562,6 +606,28 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::FromData(
     parts.complement_indices = owned->complement_indices.data();
     parts.complement_scores = owned->complement_scores.data();
   }
+  if (!owned->item_counts.empty()) {
+    if (owned->item_counts.size() != items) {
+      return Invalid(kItemCountsFile,
+                     absl::StrCat(owned->item_counts.size(),
+                                  " values, expected one per item (", items,
+                                  ")"));
+    }
+    parts.item_counts = owned->item_counts.data();
+  }
+  for (RankerSpec& spec : owned->rankers) {
+    const std::string file =
+        absl::StrCat("ranker_", RankerKindName(spec.kind), ".json");
+    absl::StatusOr<std::unique_ptr<const Ranker>> ranker =
+        Ranker::Create(std::move(spec));
+    if (!ranker.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(file, ": ", ranker.status().message()));
+    }
+    parts.rankers.push_back(std::move(*ranker));
+  }
+  owned->rankers.clear();
+  parts.default_ranker = owned->default_ranker;
   parts.storage.push_back(std::move(owned));
   return Create(std::move(parts));
 }
@@ -596,6 +662,13 @@ NeighborList ModelSnapshot::Neighbors(int32_t item_row,
                parts_.complement_scores, item_row);
   }
   return Neighbors(item_row);
+}
+
+const Ranker* ModelSnapshot::ranker(RankerKind kind) const {
+  for (const std::shared_ptr<const Ranker>& r : parts_.rankers) {
+    if (r->kind() == kind) return r.get();
+  }
+  return nullptr;
 }
 
 absl::string_view ModelSnapshot::ItemCategory(int32_t item_row) const {

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "ranking/ranker.h"
 
 namespace rerank {
 
@@ -42,6 +43,15 @@ struct ModelData {
   std::vector<float> complement_scores;
   // Empty, or one category per item row ("" for none).
   std::vector<std::string> item_categories;
+  // format_version 3. Empty, or one training count per item row (finite,
+  // >= 0): rerank-train's count of distinct users per item; the rankers'
+  // popularity feature.
+  std::vector<float> item_counts;
+  // At most one per kind (kLinear, kGbdt); validated by Ranker::Create.
+  std::vector<RankerSpec> rankers;
+  // What scores when neither the request nor the config says: kFormula, or
+  // a kind in `rankers`.
+  RankerKind default_ranker = RankerKind::kFormula;
 };
 
 // Where a snapshot came from; filled by the loader.
@@ -138,6 +148,11 @@ class ModelSnapshot {
     const int32_t* complement_indices = nullptr;  // complement_indptr[last]
     const float* complement_scores = nullptr;     // complement_indptr[last]
     std::vector<std::string> item_categories;     // empty or one per item
+    // format_version 3: null, or item_ids.size() training counts.
+    const float* item_counts = nullptr;
+    // format_version 3: validated rankers, at most one per kind.
+    std::vector<std::shared_ptr<const Ranker>> rankers;
+    RankerKind default_ranker = RankerKind::kFormula;
     std::vector<std::shared_ptr<const void>> storage;
     // If set, Create calls it once its own checks have passed, before it
     // returns the snapshot, and fails with its error. The loader waits there
@@ -149,7 +164,8 @@ class ModelSnapshot {
   // Validates `parts` (finite factors; for the neighbour table and the
   // complement table, if any: indptr monotone and in range, indices in range
   // and not self, finite scores sorted descending per item; no empty or
-  // duplicate ids) and builds the id lookup tables. Error messages name the
+  // duplicate ids; item counts finite and >= 0; at most one ranker per kind,
+  // the default one present) and builds the id lookup tables. Error messages name the
   // file (e.g. "item_factors.npy: row 7 column 3 is NaN").
   static absl::StatusOr<std::unique_ptr<const ModelSnapshot>> Create(
       Parts parts);
@@ -172,6 +188,16 @@ class ModelSnapshot {
   // Entries of the complement table; 0 when there is none.
   int64_t num_complements() const;
   bool has_categories() const { return !parts_.item_categories.empty(); }
+  // The model stores training counts per item (format_version 3).
+  bool has_item_counts() const { return parts_.item_counts != nullptr; }
+  // log(1 + count) / log(1 + max count) of the item row, in [0, 1]; 0 for
+  // every item of a model without counts. Precomputed per row.
+  float ItemPopularity(int32_t item_row) const {
+    return popularity_.empty() ? 0.0f : popularity_[item_row];
+  }
+  // The model's ranker of `kind`; null for kFormula or a kind it lacks.
+  const Ranker* ranker(RankerKind kind) const;
+  RankerKind default_ranker() const { return parts_.default_ranker; }
 
   // Row of `id`, or -1 if the model does not know it.
   int32_t FindUser(absl::string_view id) const { return user_index_.Find(id); }
@@ -208,6 +234,7 @@ class ModelSnapshot {
   // Over parts_.user_ids / item_ids, which never change.
   IdIndex user_index_;
   IdIndex item_index_;
+  std::vector<float> popularity_;  // per item row; empty without counts
 };
 
 }  // namespace rerank

@@ -90,6 +90,29 @@ absl::Status CheckShapes(const ModelData& d) {
                        d.complement_scores.size(), " complement_scores"));
     }
   }
+  if (!d.item_counts.empty() &&
+      static_cast<int64_t>(d.item_counts.size()) != items) {
+    return Invalid(absl::StrCat("item_counts has ", d.item_counts.size(),
+                                " entries, expected ", items,
+                                " (one per item) or none"));
+  }
+  {
+    bool seen[3] = {false, false, false};
+    for (const RankerSpec& r : d.rankers) {
+      const int k = static_cast<int>(r.kind);
+      if (r.kind == RankerKind::kFormula || seen[k]) {
+        return Invalid(absl::StrCat("rankers: a ", RankerKindName(r.kind),
+                                    " ranker is not allowed or repeated"));
+      }
+      seen[k] = true;
+    }
+    if (d.default_ranker != RankerKind::kFormula &&
+        !seen[static_cast<int>(d.default_ranker)]) {
+      return Invalid(absl::StrCat("default_ranker is ",
+                                  RankerKindName(d.default_ranker),
+                                  " but rankers has none of that kind"));
+    }
+  }
   if (!d.item_categories.empty() &&
       d.item_categories.size() != d.item_ids.size()) {
     return Invalid(absl::StrCat("item_categories has ",
@@ -135,6 +158,17 @@ absl::Status ValidateContent(const ModelData& d,
     parts.complement_indices = d.complement_indices.data();
     parts.complement_scores = d.complement_scores.data();
   }
+  if (!d.item_counts.empty()) parts.item_counts = d.item_counts.data();
+  for (const RankerSpec& spec : d.rankers) {
+    absl::StatusOr<std::unique_ptr<const Ranker>> ranker =
+        Ranker::Create(spec);
+    if (!ranker.ok()) {
+      return Invalid(absl::StrCat("ranker_", RankerKindName(spec.kind),
+                                  ".json: ", ranker.status().message()));
+    }
+    parts.rankers.push_back(std::move(*ranker));
+  }
+  parts.default_ranker = d.default_ranker;
   // The snapshot is discarded right away, while `d` is still alive.
   return ModelSnapshot::Create(std::move(parts)).status();
 }
@@ -203,12 +237,17 @@ absl::Status WriteModel(const ModelData& data, const std::string& dir) {
   RETURN_IF_ERROR(CreateDirectories(dir));
 
   const bool complements = HasComplements(data);
+  const bool v3 = !data.item_counts.empty() || !data.rankers.empty();
   ModelManifest m;
-  // Version 1 whenever it can express the model, so that servers older than
-  // version 2 keep loading single-table models (docs/model-format.md,
+  // The oldest version that can express the model, so that older servers
+  // keep loading the models they can serve (docs/model-format.md,
   // Compatibility).
-  m.format_version =
-      complements ? kTwoTableFormatVersion : kOldestModelFormatVersion;
+  m.format_version = v3            ? kRankerFormatVersion
+                     : complements ? kTwoTableFormatVersion
+                                   : kOldestModelFormatVersion;
+  if (data.default_ranker != RankerKind::kFormula) {
+    m.default_ranker = std::string(RankerKindName(data.default_ranker));
+  }
   m.model_version = data.version;
   m.dim = data.dim;
   m.num_users = users;
@@ -254,6 +293,28 @@ absl::Status WriteModel(const ModelData& data, const std::string& dir) {
                              kComplementsScoresRole}) {
       ::unlink(absl::StrCat(dir, "/", DefaultFileName(role)).c_str());
     }
+  }
+  if (!data.item_counts.empty()) {
+    RETURN_IF_ERROR(
+        WriteArray(dir, kItemCountsRole, data.item_counts, {items}, &m));
+  } else {
+    ::unlink(absl::StrCat(dir, "/", DefaultFileName(kItemCountsRole)).c_str());
+  }
+  const std::pair<const char*, RankerKind> ranker_roles[] = {
+      {kRankerLinearRole, RankerKind::kLinear},
+      {kRankerGbdtRole, RankerKind::kGbdt}};
+  for (const auto& [role, kind] : ranker_roles) {
+    const RankerSpec* spec = nullptr;
+    for (const RankerSpec& r : data.rankers) {
+      if (r.kind == kind) spec = &r;
+    }
+    if (spec == nullptr) {
+      ::unlink(absl::StrCat(dir, "/", DefaultFileName(role)).c_str());
+      continue;
+    }
+    const std::string json = RankerSpecToJson(*spec);
+    const absl::string_view pieces[] = {json};
+    RETURN_IF_ERROR(WriteRole(dir, role, pieces, &m));
   }
   // The manifest goes last: until it is renamed into place a reader sees the
   // previous manifest, whose checksums no longer match, and refuses the

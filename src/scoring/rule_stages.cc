@@ -224,7 +224,8 @@ void ApplyBoosts(ScoringContext* ctx) {
         c.rules += delta;
         // Recomputed from the parts, in their fixed order, so that the
         // explanation's parts add up to the score exactly.
-        c.score = c.base + c.factor + c.boost + c.demotion + c.rules;
+        c.score =
+            c.base + c.factor + c.boost + c.demotion + c.rules + c.learned;
         AddReason(ctx, s,
                   delta > 0 ? v1::REASON_CODE_BOOSTED : v1::REASON_CODE_BURIED,
                   rule.name, delta);

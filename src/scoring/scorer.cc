@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "ranking/features.h"
 #include "scoring/number_format.h"
 #include "scoring/scoring_context.h"
 #include "scoring/scoring_params.h"
@@ -207,12 +208,19 @@ absl::Status RerankWire(const ModelSnapshot& model,
   si::ResolveCandidates(&ctx);
   RETURN_IF_ERROR(si::ResolvePins(&ctx));
   si::ResolveEvents(&ctx);
+  RETURN_IF_ERROR(si::ResolveRanker(options.ranker.value_or(RankerKind{}),
+                                    options.ranker.has_value(), &ctx));
   // filter -> score -> boosts -> diversity -> caps -> pins -> top_k
   // (README "Merchandising").
   si::DropCandidates(&ctx);
   si::ApplyFilters(&ctx);
-  si::BuildUserVector(&ctx);
-  si::ScoreCandidates(&ctx);
+  if (ctx.ranker != nullptr) {
+    si::ComputeFeatures(&ctx);
+    si::ScoreWithRanker(&ctx);
+  } else {
+    si::BuildUserVector(&ctx);
+    si::ScoreCandidates(&ctx);
+  }
   si::ApplyBoosts(&ctx);
   if (si::NeedsFullOrder(ctx)) {
     si::OrderCandidates(/*top_k=*/0, &ctx);
@@ -264,6 +272,52 @@ absl::Status RerankNull(const ModelSnapshot& model,
                         const ScorerOptions& options, int64_t now_ms,
                         v1::RerankResponse* response) {
   return RerankNullWire(model, request, options, now_ms, response, nullptr);
+}
+
+v1::RankerKind RankerKindToProto(RankerKind kind) {
+  switch (kind) {
+    case RankerKind::kLinear:
+      return v1::RANKER_KIND_LINEAR;
+    case RankerKind::kGbdt:
+      return v1::RANKER_KIND_GBDT;
+    case RankerKind::kFormula:
+      break;
+  }
+  return v1::RANKER_KIND_FORMULA;
+}
+
+absl::Status ExtractFeatures(const ModelSnapshot& model,
+                             const v1::RerankRequest& request,
+                             const ScorerOptions& options, int64_t now_ms,
+                             std::vector<float>* features) {
+  namespace si = scoring_internal;
+  RETURN_IF_ERROR(ValidateRequest(request, options.limits));
+  ASSIGN_OR_RETURN(const std::unique_ptr<const RuleSet> request_rules,
+                   RequestRules(request, options.limits));
+  ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
+                     ThreadBuffers());
+  RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
+  RETURN_IF_ERROR(SetRuleLayers(request_rules.get(), options, &ctx));
+  si::ResolveUser(&ctx);
+  si::ResolveCandidates(&ctx);
+  si::ResolveEvents(&ctx);
+  // Only the out-of-stock drop: filters and rules are merchandising, not
+  // evidence, and a training list must keep its target.
+  si::DropCandidates(&ctx);
+  si::ComputeFeatures(&ctx);
+  const int n = request.candidates_size();
+  features->assign(static_cast<size_t>(n) * kNumFeatures, 0.0f);
+  for (int i = 0; i < n; ++i) {
+    const std::string& id = request.candidates(i).item_id();
+    const int32_t slot = si::FindCandidateSlot(ctx, model.FindItem(id), id);
+    if (slot < 0) continue;
+    const int32_t row = ctx.candidates[slot].feature_row;
+    if (row < 0) continue;  // dropped
+    std::copy_n(ctx.features.data() + static_cast<size_t>(row) * kNumFeatures,
+                kNumFeatures,
+                features->data() + static_cast<size_t>(i) * kNumFeatures);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status AddProfiles(

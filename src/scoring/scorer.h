@@ -2,11 +2,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "model/model_snapshot.h"
+#include "ranking/ranker.h"
 #include "rerank/v1/config.pb.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/rules.h"
@@ -25,6 +28,9 @@ struct ScorerOptions {
   absl::flat_hash_map<std::string, std::shared_ptr<const Profile>> profiles;
   // Applied when a request names no profile; "" for none.
   std::string default_profile;
+  // The ranker for requests that name none (config "ranker"); unset: the
+  // model's default. README "Learned ranking".
+  std::optional<RankerKind> ranker;
 };
 
 // Builds the profiles of `options` from the config's `profiles` map: each
@@ -97,5 +103,19 @@ absl::Status RerankNullWire(const ModelSnapshot& model,
                             const ScorerOptions& options, int64_t now_ms,
                             v1::RerankResponse* response,
                             std::string* items_wire);
+
+// The API's name of `kind` (RerankResponse.ranker, ModelInfo).
+v1::RankerKind RankerKindToProto(RankerKind kind);
+
+// The feature vectors (ranking/features.h) that Rerank computes for
+// `request` under `options`: one row of kNumFeatures floats per entry of
+// request.candidates, in input order, into *features (resized). A duplicate
+// candidate repeats its first occurrence's row; a dropped one (out of stock)
+// is all zeros. For training and inspecting rankers: exactly what the
+// scorer feeds them. Same validation and errors as Rerank.
+absl::Status ExtractFeatures(const ModelSnapshot& model,
+                             const v1::RerankRequest& request,
+                             const ScorerOptions& options, int64_t now_ms,
+                             std::vector<float>* features);
 
 }  // namespace rerank

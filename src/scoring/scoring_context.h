@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "model/model_snapshot.h"
+#include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/rules.h"
 #include "scoring/scorer.h"
@@ -47,7 +48,12 @@ struct CandidateSlot {
   double boost = 0.0;     // sum of event contributions (direct + neighbour)
   double demotion = 0.0;  // -purchase_demotion when purchased, else 0
   double rules = 0.0;     // sum of boost rules' deltas
+  // The learned ranker's score (the parts above but rules are then 0); 0 on
+  // the formula path.
+  double learned = 0.0;
   double score = 0.0;
+  // Row of ScoringBuffers::features when a learned ranker scores, else -1.
+  int32_t feature_row = -1;
   // This slot's reasons: indices into ScoringBuffers::reasons, a list in
   // stage order linked through ReasonEntry::next. -1: none.
   int32_t first_reason = -1;
@@ -174,6 +180,17 @@ inline bool WalksComplements(v1::EventType type) {
   return type == v1::EVENT_TYPE_ADD_TO_CART || type == v1::EVENT_TYPE_PURCHASE;
 }
 
+// What one event group's neighbour walk spreads into the features
+// (ComputeFeatures): per event type (EventType - 1) the sums of the short-
+// and long-horizon decays of its events, and per table the sum of the
+// events' 0.5^rank weights.
+struct FeatureGroup {
+  double short_weight[5] = {};
+  double long_weight[5] = {};
+  double substitute_rank = 0.0;
+  double complement_rank = 0.0;
+};
+
 // sim(item(group), candidate) met while walking neighbour lists. Recorded
 // only when the request asks for explanations.
 struct NeighborHit {
@@ -224,7 +241,18 @@ struct ScoringBuffers {
   std::vector<ReasonEntry> reasons;
   std::vector<ResolvedPin> pins;
   std::vector<absl::string_view> categories;
-  std::vector<int32_t> scratch;  // reorder stages
+  std::vector<int32_t> scratch;  // reorder stages, event ranks
+
+  // Learned ranking (ranker_stages.cc): one feature row per kept candidate
+  // (features.h order), the slot of each row, and the ranker's scores.
+  std::vector<float> features;
+  std::vector<int32_t> feature_slots;
+  std::vector<double> ranker_scores;
+  std::vector<FeatureGroup> feature_groups;   // parallel to event_groups
+  std::vector<double> event_rank_weight;      // parallel to events
+  Eigen::VectorXf session_unit;               // sum of 0.5^rank * v / |v|
+  std::vector<std::pair<absl::string_view, int32_t>> event_categories;
+  std::vector<int32_t> rank_scratch;
 
   // Scratch of ResolveCandidates / ResolveEvents (ids and their rows, for
   // ModelSnapshot::FindItems) and OrderCandidates (sort keys).
@@ -280,6 +308,12 @@ struct ScoringContext : ScoringBuffers {
 
   // The profile applied (ResolveWeights), or null.
   const Profile* profile = nullptr;
+
+  // The ranker that orders the candidates (ResolveRanker): null for the
+  // formula. ranker_fallback: the config named a ranker the model lacks.
+  RankerKind ranker_kind = RankerKind::kFormula;
+  const Ranker* ranker = nullptr;
+  bool ranker_fallback = false;
   // Rule layers in application order: the profile's, then the request's
   // (either may be absent). Filled by the caller of the rule stages.
   const RuleSet* layers[2] = {nullptr, nullptr};
@@ -342,6 +376,29 @@ void ApplyPins(ScoringContext* ctx);
 
 // Stage: ctx->order cut to `top_k` (0 = all).
 void ApplyTopK(uint32_t top_k, ScoringContext* ctx);
+
+// --- Learned ranking (ranker_stages.cc, README "Learned ranking") ---
+
+// Stage: ctx->ranker and ranker_kind: request.ranker, else `configured`
+// (when `has_configured`; a learned one the model lacks falls back to the
+// model's default and sets ranker_fallback), else the model's default. A
+// request naming a learned ranker the model lacks: FAILED_PRECONDITION.
+absl::Status ResolveRanker(RankerKind configured, bool has_configured,
+                           ScoringContext* ctx);
+
+// Stage: ctx->features for every kept candidate (features.h), and the
+// purchased flags. Needs ResolveEvents and the drop stages.
+void ComputeFeatures(ScoringContext* ctx);
+
+// Stage: score = the ranker's score of the features (+ rules, 0 until the
+// boost rules run), with the formula's parts 0. Needs ComputeFeatures.
+void ScoreWithRanker(ScoringContext* ctx);
+
+// The scorer's dot product (AVX where the CPU has it), and a prefetch of
+// one factor row: shared by the formula and the feature stages.
+float DotProduct(const float* x, const float* y, int n);
+void PrefetchRow(const float* row, int dim);
+using ConstFactors = Eigen::Map<const Eigen::VectorXf>;
 
 // Stage: ctx->user_row.
 void ResolveUser(ScoringContext* ctx);

@@ -23,6 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "model/model_snapshot.h"
+#include "ranking/features.h"
+#include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/radix_sort.h"
 #include "scoring/scoring_context.h"
@@ -30,8 +32,6 @@
 
 namespace rerank::scoring_internal {
 namespace {
-
-using ConstFactors = Eigen::Map<const Eigen::VectorXf>;
 
 // Looks up the model rows of `count` ids given by `id_of(i)` into
 // ctx->rows, all in one ModelSnapshot::FindItems batch.
@@ -203,6 +203,26 @@ void FillExplanation(const ScoringContext& ctx, int32_t slot_index,
     explanation->set_category(
         std::string(ctx.model.ItemCategory(slot.item_row)));
   }
+  if (ctx.ranker != nullptr) {
+    // A learned ranker's score is its bias plus one contribution per
+    // feature it uses; the formula's parts are 0 and there are no boosts.
+    const float* row =
+        ctx.features.data() + static_cast<size_t>(slot.feature_row) *
+                                  static_cast<size_t>(kNumFeatures);
+    double bias = 0.0;
+    std::vector<double> contributions;
+    ctx.ranker->Explain(row, &bias, &contributions);
+    explanation->set_ranker_bias(bias);
+    const RankerSpec& spec = ctx.ranker->spec();
+    const absl::Span<const int32_t> index = ctx.ranker->feature_index();
+    for (size_t j = 0; j < contributions.size(); ++j) {
+      v1::FeatureContribution* f = explanation->add_features();
+      f->set_name(spec.feature_names[j]);
+      f->set_value(row[index[j]]);
+      f->set_contribution(contributions[j]);
+    }
+    return;
+  }
 
   auto it = std::lower_bound(
       entries.begin(), entries.end(), slot_index,
@@ -261,6 +281,9 @@ uint64_t RowTableMultiplier() {
 
 }  // namespace
 
+float DotProduct(const float* x, const float* y, int n) { return Dot(x, y, n); }
+void PrefetchRow(const float* row, int dim) { PrefetchFactors(row, dim); }
+
 void RowTable::Reset(size_t expected) {
   // At most half full: short probe chains, and 16 KB for 1000 rows.
   const size_t capacity = std::max<size_t>(16, std::bit_ceil(expected * 2));
@@ -298,6 +321,13 @@ void ScoringBuffers::Clear() {
   pins.clear();
   categories.clear();
   scratch.clear();
+  features.clear();
+  feature_slots.clear();
+  ranker_scores.clear();
+  feature_groups.clear();
+  event_rank_weight.clear();
+  event_categories.clear();
+  rank_scratch.clear();
   // The RowTables are reset by the stages that fill them; the Eigen vectors
   // keep their size and are only read when has_user_vector says so.
 }
@@ -585,7 +615,8 @@ void ScoreCandidates(ScoringContext* ctx) {
     if (c.dropped) continue;
     // 0.0 - x, not -x: a demotion of 0 must read 0, not -0.
     c.demotion = c.purchased ? 0.0 - w.purchase_demotion : 0.0;
-    c.score = c.base + c.factor + c.boost + c.demotion + c.rules;
+    c.score =
+        c.base + c.factor + c.boost + c.demotion + c.rules + c.learned;
   }
 }
 
@@ -828,6 +859,8 @@ void EmitResponse(const ScoringContext& ctx, v1::RerankResponse* response,
   if (unknown_candidates > 0) {
     response->add_fallbacks(v1::FALLBACK_UNKNOWN_CANDIDATES);
   }
+  if (ctx.ranker_fallback) response->add_fallbacks(v1::FALLBACK_NO_RANKER);
+  response->set_ranker(RankerKindToProto(ctx.ranker_kind));
 
   v1::RerankStats* stats = response->mutable_stats();
   stats->set_candidates_received(

@@ -11,11 +11,13 @@
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
+#include "ranking/ranker.h"
 #include "scoring/scoring_params.h"
 
 namespace rerank {
@@ -373,6 +375,15 @@ absl::StatusOr<ScorerOptions> ScorerOptionsFromConfig(
   options.null_scorer = defaulted.scorer() == "null";
   RETURN_IF_ERROR(
       AddProfiles(config.profiles(), config.default_profile(), &options));
+  if (!config.ranker().empty()) {
+    absl::StatusOr<RankerKind> kind = ParseRankerKind(config.ranker());
+    if (!kind.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ranker \"", absl::CHexEscape(config.ranker()),
+                       "\" must be one of formula|linear|gbdt"));
+    }
+    options.ranker = *kind;
+  }
   return options;
 }
 

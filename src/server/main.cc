@@ -46,6 +46,8 @@ ABSL_FLAG(std::string, log_level, "",
 ABSL_FLAG(std::string, log_format, "", "Overrides logging.format: text|json.");
 ABSL_FLAG(std::string, scorer, "",
           "Overrides scorer: full|null (null = input order, for benchmarks).");
+ABSL_FLAG(std::string, ranker, "",
+          "Overrides ranker: formula|linear|gbdt (empty: the model's default).");
 
 namespace rerank {
 namespace {
@@ -87,6 +89,7 @@ absl::StatusOr<v1::ServerConfig> BuildConfig() {
   overridden |= Override(absl::GetFlag(FLAGS_log_format),
                          config.mutable_logging()->mutable_format());
   overridden |= Override(absl::GetFlag(FLAGS_scorer), config.mutable_scorer());
+  overridden |= Override(absl::GetFlag(FLAGS_ranker), config.mutable_ranker());
   // Names where a bad value came from: "config.json", "config.json +
   // command line", "command line" or "defaults".
   std::string source;

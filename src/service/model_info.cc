@@ -1,5 +1,7 @@
 #include "service/model_info.h"
 
+#include "scoring/scorer.h"
+
 namespace rerank {
 
 v1::ModelInfo ModelInfoFromSnapshot(const ModelSnapshot& model) {
@@ -16,6 +18,13 @@ v1::ModelInfo ModelInfoFromSnapshot(const ModelSnapshot& model) {
   info.set_format_version(static_cast<uint32_t>(meta.format_version));
   info.set_has_categories(model.has_categories());
   info.set_num_complements(static_cast<uint64_t>(model.num_complements()));
+  info.set_default_ranker(RankerKindToProto(model.default_ranker()));
+  for (const RankerKind kind : {RankerKind::kLinear, RankerKind::kGbdt}) {
+    if (model.ranker(kind) != nullptr) {
+      info.add_rankers(RankerKindToProto(kind));
+    }
+  }
+  info.set_has_item_counts(model.has_item_counts());
   return info;
 }
 

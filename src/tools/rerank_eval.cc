@@ -26,6 +26,7 @@
 #include "common/status_macros.h"
 #include "evaluation/evaluator.h"
 #include "evaluation/report.h"
+#include "learning/ranker_training.h"
 #include "model/model_loader.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
@@ -112,6 +113,14 @@ ABSL_FLAG(int32_t, min_support, 2, "Minimum co-occurrence count.");
 ABSL_FLAG(std::string, neighbors_from, "cooccurrence",
           "cooccurrence, factors, or both.");
 
+ABSL_FLAG(std::string, ranker, "auto",
+          "Learned rankers of the model trained in memory, fitted on the last "
+          "slice of the train side as rerank-train does: auto|linear|gbdt|"
+          "formula (none). Ignored with --model (its own rankers count).");
+ABSL_FLAG(bool, part_variants, true,
+          "Add the formula's single parts (formula_base0, "
+          "formula_boosts_only).");
+
 namespace rerank {
 namespace {
 
@@ -159,6 +168,11 @@ absl::StatusOr<EvalOptions> OptionsFromFlags() {
   if (absl::GetFlag(FLAGS_no_demotion_variant)) {
     o.variants.push_back(NoDemotionVariant());
   }
+  if (absl::GetFlag(FLAGS_part_variants)) {
+    for (ScoringVariant& v : FormulaPartVariants()) {
+      o.variants.push_back(std::move(v));
+    }
+  }
   if (absl::GetFlag(FLAGS_diversity_variants)) {
     for (ScoringVariant& v : DiversityVariants()) {
       o.variants.push_back(std::move(v));
@@ -189,6 +203,29 @@ absl::StatusOr<EvalOptions> OptionsFromFlags() {
   RETURN_IF_ERROR(ValidateAlsOptions(o.train.als));
   RETURN_IF_ERROR(ValidateNeighborOptions(o.train.neighbors));
   RETURN_IF_ERROR(ValidateEvalOptions(o));
+  ASSIGN_OR_RETURN(const RankerChoice choice,
+                   ParseRankerChoice(absl::GetFlag(FLAGS_ranker)));
+  if (choice != RankerChoice::kFormula) {
+    RankerTrainingOptions ranker;
+    ranker.choice = choice;
+    ranker.seed = o.seed;
+    ranker.threads = o.threads;
+    RETURN_IF_ERROR(ValidateRankerTrainingOptions(ranker));
+    TrainOptions train = o.train;
+    train.als.threads = o.threads;
+    train.neighbors.threads = o.threads;
+    o.train.finish_model =
+        [train, ranker](const InteractionLog& log,
+                        const ItemCategoryMap* categories,
+                        ModelData* model) -> absl::StatusOr<std::string> {
+      RankerTrainingReport report;
+      RETURN_IF_ERROR(
+          TrainRankers(log, train, categories, ranker, model, &report));
+      std::string summary = FormatRankerTrainingReport(report);
+      spdlog::info("rankers fitted on the train side:\n{}", summary);
+      return summary;
+    };
+  }
   return o;
 }
 

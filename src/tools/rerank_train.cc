@@ -4,10 +4,11 @@
 //       --factors=32 --iterations=15 --regularization=0.05 --alpha=1
 //       --cg_steps=3 --threads=2 --seed=42
 //       --neighbors=20 --min_support=2 --neighbors_from=cooccurrence
-//       --neighbor_tables=auto
+//       --neighbor_tables=auto --ranker=auto
 //
 // See src/training/trainer.h for the pipeline and the library entry point
-// (RunTraining) that this is a thin wrapper over.
+// (RunTraining) that this is a thin wrapper over, and
+// src/learning/ranker_training.h for the learned rankers it then fits.
 
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "learning/ranker_training.h"
 #include "training/trainer.h"
 
 ABSL_FLAG(std::string, log, "",
@@ -77,8 +79,42 @@ ABSL_FLAG(int32_t, max_user_history, 500,
           "Only each user's most recent N distinct items count for "
           "co-occurrence (bounds the quadratic cost).");
 
+ABSL_FLAG(std::string, ranker, "auto",
+          "Learned ranker to fit: auto (linear and gbdt, the better on the "
+          "validation lists is the default) | linear | gbdt | formula (none).");
+ABSL_FLAG(double, ranker_holdout, 0.1,
+          "Last fraction of the log (by interactions) held out to build the "
+          "rankers' training lists.");
+ABSL_FLAG(int32_t, ranker_lists, 6000,
+          "Held-out baskets sampled as training lists (0: all).");
+ABSL_FLAG(int32_t, ranker_candidates, 50,
+          "Candidates per training list besides the true item.");
+ABSL_FLAG(int32_t, ranker_events, 20,
+          "Events per training request: the user's last N.");
+ABSL_FLAG(int32_t, gbdt_trees, 300, "Most trees of the gbdt ranker.");
+ABSL_FLAG(int32_t, gbdt_depth, 6, "Depth of the gbdt ranker's trees.");
+
 namespace rerank {
 namespace {
+
+absl::StatusOr<RankerTrainingOptions> RankerOptionsFromFlags(
+    const TrainOptions& train) {
+  RankerTrainingOptions o;
+  auto choice = ParseRankerChoice(absl::GetFlag(FLAGS_ranker));
+  if (!choice.ok()) return choice.status();
+  o.choice = *choice;
+  o.holdout_fraction = absl::GetFlag(FLAGS_ranker_holdout);
+  o.max_lists = absl::GetFlag(FLAGS_ranker_lists);
+  o.num_candidates = absl::GetFlag(FLAGS_ranker_candidates);
+  o.max_events = absl::GetFlag(FLAGS_ranker_events);
+  o.gbdt.max_trees = absl::GetFlag(FLAGS_gbdt_trees);
+  o.gbdt.max_depth = absl::GetFlag(FLAGS_gbdt_depth);
+  o.seed = train.als.seed;
+  o.threads = train.als.threads;
+  absl::Status valid = ValidateRankerTrainingOptions(o);
+  if (!valid.ok()) return valid;
+  return o;
+}
 
 absl::StatusOr<TrainOptions> OptionsFromFlags() {
   TrainOptions o;
@@ -149,6 +185,27 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rerank-train: %s\n",
                  std::string(options.status().message()).c_str());
     return 2;
+  }
+  absl::StatusOr<rerank::RankerTrainingOptions> ranker =
+      rerank::RankerOptionsFromFlags(*options);
+  if (!ranker.ok()) {
+    std::fprintf(stderr, "rerank-train: %s\n",
+                 std::string(ranker.status().message()).c_str());
+    return 2;
+  }
+  if (ranker->choice != rerank::RankerChoice::kFormula) {
+    const rerank::TrainOptions train = *options;
+    options->finish_model =
+        [train, ranker = *ranker](const rerank::InteractionLog& log,
+                                  const rerank::ItemCategoryMap* categories,
+                                  rerank::ModelData* model)
+        -> absl::StatusOr<std::string> {
+      rerank::RankerTrainingReport report;
+      absl::Status s = rerank::TrainRankers(log, train, categories, ranker,
+                                            model, &report);
+      if (!s.ok()) return s;
+      return rerank::FormatRankerTrainingReport(report);
+    };
   }
   absl::StatusOr<rerank::TrainSummary> summary = rerank::RunTraining(*options);
   if (!summary.ok()) {

@@ -158,6 +158,14 @@ absl::StatusOr<ModelData> TrainModelData(const InteractionMatrix& matrix,
   data.dim = als.dim;
   data.user_ids = matrix.user_ids;
   data.item_ids = matrix.item_ids;
+  // Popularity for the learned rankers' features: distinct training users
+  // per item (not events: a few wholesalers re-ordering one item dozens of
+  // times should not make it popular).
+  data.item_counts.resize(matrix.item_ids.size());
+  for (int32_t i = 0; i < matrix.num_items(); ++i) {
+    data.item_counts[i] =
+        static_cast<float>(matrix.item_indptr[i + 1] - matrix.item_indptr[i]);
+  }
   data.user_factors = std::move(als.user_factors);
   data.item_factors = std::move(als.item_factors);
   data.neighbor_indptr = std::move(neighbors.indptr);
@@ -213,7 +221,9 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options) {
   ASSIGN_OR_RETURN(
       const InteractionMatrix matrix,
       BuildInteractionMatrix(log.interactions, options.event_weights));
-  log = InteractionLog();  // The matrix holds all we need from here on.
+  // The matrix holds all that training needs from here on; the finishing
+  // step may need the log itself.
+  if (!options.finish_model) log = InteractionLog();
   summary.read_seconds = SecondsSince(start);
   spdlog::info(
       "read {}: {} records, {} skipped, {} weighted events in "
@@ -229,9 +239,17 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options) {
   }
 
   ASSIGN_OR_RETURN(
-      const ModelData data,
+      ModelData data,
       TrainModelData(matrix, options, have_categories ? &categories : nullptr,
                      &summary));
+  if (options.finish_model) {
+    start = std::chrono::steady_clock::now();
+    ASSIGN_OR_RETURN(summary.finish_summary,
+                     options.finish_model(
+                         log, have_categories ? &categories : nullptr, &data));
+    summary.finish_seconds = SecondsSince(start);
+    log = InteractionLog();
+  }
 
   start = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(WriteModel(data, options.out_dir));
@@ -273,11 +291,13 @@ std::string FormatTrainSummary(const TrainSummary& s) {
                           "rows for items not in the model)\n",
                           s.categorized_items, s.unknown_category_items);
   }
+  out += s.finish_summary;
   absl::StrAppendFormat(&out,
                         "  seconds:    %.2f total (read %.2f, ALS %.2f, "
-                        "neighbours %.2f, write %.2f)\n",
+                        "neighbours %.2f, rankers %.2f, write %.2f)\n",
                         s.total_seconds, s.read_seconds, s.als_seconds,
-                        s.neighbor_seconds, s.write_seconds);
+                        s.neighbor_seconds, s.finish_seconds,
+                        s.write_seconds);
   return out;
 }
 

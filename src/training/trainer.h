@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,15 @@ struct TrainOptions {
   // neighbors.event_types as given.
   NeighborOptions neighbors;
   NeighborTables neighbor_tables = NeighborTables::kAuto;
+  // Called by RunTraining with the log, the categories (null when none) and
+  // the model trained on all of it, just before the model is written; its
+  // result goes into TrainSummary::finish_summary. rerank-train fits the
+  // learned rankers here (learning/ranker_training.h), a library that
+  // depends on this one. Unset: the model is written as trained.
+  std::function<absl::StatusOr<std::string>(
+      const InteractionLog& log, const ItemCategoryMap* categories,
+      ModelData* model)>
+      finish_model;
 };
 
 struct TrainSummary {
@@ -75,6 +85,8 @@ struct TrainSummary {
   double read_seconds = 0;  // log read + matrix build
   double als_seconds = 0;
   double neighbor_seconds = 0;
+  double finish_seconds = 0;  // TrainOptions::finish_model
+  std::string finish_summary;  // its lines for FormatTrainSummary
   double write_seconds = 0;
   double total_seconds = 0;
 };

@@ -83,22 +83,24 @@ TEST(EvaluatorTest, CasesSegmentsAndStrategies) {
   EXPECT_EQ(r->sampled_cases, 150);
   EXPECT_GT(r->eligible_cases, 150);
   EXPECT_EQ(r->train_interactions + r->test_interactions, r->log_interactions);
-  ASSERT_EQ(r->strategies.size(), 8u);
+  ASSERT_EQ(r->strategies.size(), 10u);
   EXPECT_EQ(r->strategies[0].name, "baseline");
   EXPECT_EQ(r->strategies[1].name, "user_cf");
   EXPECT_EQ(r->strategies[2].name, "factors");
   EXPECT_EQ(r->strategies[3].name, "full");
   EXPECT_EQ(r->strategies[4].name, "full_no_demotion");
-  EXPECT_EQ(r->strategies[5].name, "full+mmr0.7");
-  EXPECT_EQ(r->strategies[6].name, "full+mmr0.4");
-  EXPECT_EQ(r->strategies[7].name, "full+cap2");
+  EXPECT_EQ(r->strategies[5].name, "formula_base0");
+  EXPECT_EQ(r->strategies[6].name, "formula_boosts_only");
+  EXPECT_EQ(r->strategies[7].name, "full+mmr0.7");
+  EXPECT_EQ(r->strategies[8].name, "full+mmr0.4");
+  EXPECT_EQ(r->strategies[9].name, "full+cap2");
 
   int cold = 0;
   for (const CaseRecord& c : r->cases) {
     const Interaction& x = log.interactions[c.interaction];
     EXPECT_EQ(x.event_type, EventType::kPurchase);
     EXPECT_GE(x.timestamp, *o.split.split_time);
-    ASSERT_EQ(c.ranks.size(), 8u);
+    ASSERT_EQ(c.ranks.size(), 10u);
     for (int rank : c.ranks) {
       EXPECT_GE(rank, 1);
       EXPECT_LE(rank, o.num_candidates + 1);
@@ -122,7 +124,7 @@ TEST(EvaluatorTest, CasesSegmentsAndStrategies) {
   EXPECT_EQ(r->segments[2].cases, cold);
   for (const SegmentReport& seg : r->segments) {
     if (seg.cases == 0) continue;
-    ASSERT_EQ(seg.metrics.size(), 8u);
+    ASSERT_EQ(seg.metrics.size(), 10u);
     for (const StrategyMetrics& m : seg.metrics) {
       for (const Interval* v : {&m.hit, &m.ndcg, &m.mrr}) {
         EXPECT_GE(v->point, 0);
@@ -163,15 +165,15 @@ TEST(EvaluatorTest, BeyondAccuracyMetricsPerStrategy) {
   o.variants.push_back((*no_mmr)[0]);
   auto r = RunEvaluation(log, o);
   ASSERT_TRUE(r.ok()) << r.status();
-  ASSERT_EQ(r->strategies.size(), 9u);
+  ASSERT_EQ(r->strategies.size(), 11u);
   EXPECT_TRUE(r->model_has_categories);
   EXPECT_EQ(r->model_categorized_items, r->model_items);
-  const int full = kFullStrategy, cap2 = 7, mmr1 = 8;
+  const int full = kFullStrategy, cap2 = 9, mmr1 = 10;
   ASSERT_EQ(r->strategies[cap2].name, "full+cap2");
   for (const CaseRecord& c : r->cases) {
-    ASSERT_EQ(c.ild.size(), 9u);
-    ASSERT_EQ(c.coverage.size(), 9u);
-    for (size_t s = 0; s < 9; ++s) {
+    ASSERT_EQ(c.ild.size(), 11u);
+    ASSERT_EQ(c.coverage.size(), 11u);
+    for (size_t s = 0; s < 11; ++s) {
       // 21 candidates, at most the true item unknown to the model: ILD is
       // always defined.
       EXPECT_GE(c.ild[s], 0.0);
@@ -300,22 +302,26 @@ TEST(EvaluatorTest, RefusesBadOptions) {
 
 TEST(ScoringVariantsTest, DefaultsShowTheDiversityTradeOff) {
   const std::vector<ScoringVariant> v = DefaultScoringVariants();
-  ASSERT_EQ(v.size(), 4u);
+  ASSERT_EQ(v.size(), 6u);
   EXPECT_EQ(v[0].name, "full_no_demotion");
-  EXPECT_EQ(v[1].name, "full+mmr0.7");
-  EXPECT_EQ(v[1].rules.diversity().lambda(), 0.7);
-  EXPECT_EQ(v[1].rules.diversity().top(), 10u);
-  EXPECT_EQ(v[2].name, "full+mmr0.4");
-  EXPECT_EQ(v[2].rules.diversity().lambda(), 0.4);
-  EXPECT_EQ(v[3].name, "full+cap2");
-  ASSERT_EQ(v[3].rules.caps_size(), 1);
-  EXPECT_EQ(v[3].rules.caps(0).field(), v1::CAP_FIELD_CATEGORY);
-  EXPECT_EQ(v[3].rules.caps(0).max_items(), 2);
-  EXPECT_EQ(v[3].rules.caps(0).within_top(), 10);
-  EXPECT_EQ(v[3].description,
+  EXPECT_EQ(v[1].name, "formula_base0");
+  EXPECT_EQ(v[1].overrides.base_weight(), 0);
+  EXPECT_EQ(v[2].name, "formula_boosts_only");
+  EXPECT_EQ(v[2].overrides.factor_weight(), 0);
+  EXPECT_EQ(v[3].name, "full+mmr0.7");
+  EXPECT_EQ(v[3].rules.diversity().lambda(), 0.7);
+  EXPECT_EQ(v[3].rules.diversity().top(), 10u);
+  EXPECT_EQ(v[4].name, "full+mmr0.4");
+  EXPECT_EQ(v[4].rules.diversity().lambda(), 0.4);
+  EXPECT_EQ(v[5].name, "full+cap2");
+  ASSERT_EQ(v[5].rules.caps_size(), 1);
+  EXPECT_EQ(v[5].rules.caps(0).field(), v1::CAP_FIELD_CATEGORY);
+  EXPECT_EQ(v[5].rules.caps(0).max_items(), 2);
+  EXPECT_EQ(v[5].rules.caps(0).within_top(), 10);
+  EXPECT_EQ(v[5].description,
             "Rerank, server weights with rules: at most 2 per category within "
             "the top 10");
-  EXPECT_EQ(v[1].description,
+  EXPECT_EQ(v[3].description,
             "Rerank, server weights with rules: MMR diversity lambda=0.7 over "
             "the top 10 (pool 50)");
 }

@@ -84,12 +84,12 @@ TEST(ReportTest, JsonIsValidAndComplete) {
   }
   const auto& ild = mmr.struct_value().fields().at("ild").struct_value();
   EXPECT_GT(ild.fields().at("point").number_value(), 0);
-  EXPECT_EQ(f.at("strategies").list_value().values_size(), 8);
+  EXPECT_EQ(f.at("strategies").list_value().values_size(), 10);
   EXPECT_GT(mmr.struct_value().fields().at("catalog_coverage").number_value(),
             0);
   const auto& variants =
       f.at("config").struct_value().fields().at("variants").list_value();
-  EXPECT_EQ(variants.values(3)
+  EXPECT_EQ(variants.values(5)
                 .struct_value()
                 .fields()
                 .at("rules")

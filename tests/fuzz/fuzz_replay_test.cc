@@ -37,6 +37,7 @@ const Target kTargets[] = {
     {"model_dir_fuzzer", FuzzModelDir},
     {"model_snapshot_fuzzer", FuzzModelSnapshot},
     {"rerank_request_fuzzer", FuzzRerankRequest},
+    {"ranker_file_fuzzer", FuzzRankerFile},
 };
 
 // Test names and failure messages show the fuzzer, not the struct's bytes.

@@ -52,9 +52,12 @@ TEST(ManifestTest, RolesListMatchesRoleConstantsRequiredFirst) {
                   kUserFactorsRole, kItemFactorsRole, kUserIdsRole,
                   kItemIdsRole, kNeighborsIndptrRole, kNeighborsIndicesRole,
                   kNeighborsScoresRole, kItemCategoriesRole));
-  EXPECT_TRUE(IsRequiredRole(kUserFactorsRole));
-  EXPECT_TRUE(IsRequiredRole(kComplementsScoresRole));
-  EXPECT_FALSE(IsRequiredRole(kItemCategoriesRole));
+  EXPECT_TRUE(IsRequiredRole(kUserFactorsRole, 2));
+  EXPECT_TRUE(IsRequiredRole(kComplementsScoresRole, 2));
+  EXPECT_FALSE(IsRequiredRole(kItemCategoriesRole, 2));
+  EXPECT_FALSE(IsRequiredRole(kComplementsScoresRole, 3));
+  EXPECT_FALSE(IsRequiredRole(kRankerGbdtRole, 3));
+  EXPECT_FALSE(IsRequiredRole(kItemCountsRole, 3));
 }
 
 TEST(ManifestTest, Version2AddsTheComplementRolesBeforeTheOptionalOne) {
@@ -66,7 +69,7 @@ TEST(ManifestTest, Version2AddsTheComplementRolesBeforeTheOptionalOne) {
                              kComplementsIndptrRole, kComplementsIndicesRole,
                              kComplementsScoresRole, kItemCategoriesRole));
   EXPECT_TRUE(ManifestRoles(0).empty());
-  EXPECT_TRUE(ManifestRoles(3).empty());
+  EXPECT_TRUE(ManifestRoles(4).empty());
   EXPECT_EQ(DefaultFileName(kComplementsIndptrRole), "complements_indptr.npy");
 }
 
@@ -137,7 +140,7 @@ TEST(ManifestTest, Version2RequiresNumComplements) {
 }
 
 TEST(ManifestTest, UnsupportedVersionsNameTheSupportedOnes) {
-  for (int version : {3, 0, -1}) {
+  for (int version : {4, 0, -1}) {
     ModelManifest m = ValidManifest(1);
     m.format_version = version;
     // A newer format may have keys this reader does not know: the version
@@ -149,15 +152,15 @@ TEST(ManifestTest, UnsupportedVersionsNameTheSupportedOnes) {
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(std::string(s.message()),
                 HasSubstr(absl::StrCat("format_version ", version, " is ")));
-    EXPECT_THAT(std::string(s.message()), HasSubstr("1 and 2"));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("1 to 3"));
   }
   ModelManifest m = ValidManifest(1);
-  m.format_version = 3;
+  m.format_version = 4;
   EXPECT_THAT(
       std::string(
           ParseModelManifest(SerializeModelManifest(m)).status().message()),
-      HasSubstr("format_version 3 is newer than this reader supports (1 and "
-                "2); upgrade rerankd"));
+      HasSubstr("format_version 4 is newer than this reader supports (1 to "
+                "3); upgrade rerankd"));
 }
 
 TEST(ManifestTest, SerializationIsDeterministic) {

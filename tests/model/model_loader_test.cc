@@ -298,17 +298,17 @@ TEST_F(ModelLoaderTest, RefusesFractionalCount) {
 TEST_F(ModelLoaderTest, RefusesNewerFormatVersion) {
   // A newer format may add keys; the version message must win over them.
   ReplaceManifestText("\"format_version\": 1,",
-                      "\"format_version\": 3, \"new_feature\": true,");
+                      "\"format_version\": 4, \"new_feature\": true,");
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
-                {"manifest.json: format_version 3 is newer than this reader "
-                 "supports (1 and 2); upgrade rerankd"});
+                {"manifest.json: format_version 4 is newer than this reader "
+                 "supports (1 to 3); upgrade rerankd"});
 }
 
 TEST_F(ModelLoaderTest, RefusesFormatVersionZero) {
   ReplaceManifestText("\"format_version\": 1,", "\"format_version\": 0,");
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
                 {"manifest.json: format_version 0 is not a format version "
-                 "(this reader supports 1 and 2)"});
+                 "(this reader supports 1 to 3)"});
 }
 
 TEST_F(ModelLoaderTest, RefusesUnknownManifestKey) {

@@ -95,7 +95,8 @@ TEST(TrainerTest, WritesAModelThatLoadModelAccepts) {
   // The demo log has every event type: substitutes and complements.
   EXPECT_TRUE(summary->two_neighbor_tables);
   EXPECT_TRUE(m.has_complements());
-  EXPECT_EQ(m.metadata().format_version, 2);
+  EXPECT_EQ(m.metadata().format_version, 3);
+  EXPECT_TRUE(m.has_item_counts());
   EXPECT_EQ(m.num_complements(), summary->complement_entries);
   EXPECT_GT(m.num_complements(), 0);
   EXPECT_TRUE(m.has_categories());
@@ -196,7 +197,7 @@ TEST(TrainerTest, SubstitutesAreCoViewedAndComplementsCoBought) {
   const auto model = LoadModel(dir + "/model");
   ASSERT_TRUE(model.ok()) << model.status();
   const ModelSnapshot& m = **model;
-  EXPECT_EQ(m.metadata().format_version, 2);
+  EXPECT_EQ(m.metadata().format_version, 3);
   ASSERT_TRUE(m.has_complements());
   using ::testing::ElementsAre;
   EXPECT_THAT(NeighborIds(m, "boots", NeighborTable::kSubstitutes),
@@ -228,7 +229,7 @@ TEST(TrainerTest, OneTableForcedByOptionMixesAllEvents) {
               HasSubstr("neighbour tables: one (neighbor_tables=one)"));
   const auto model = LoadModel(o.out_dir);
   ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ((*model)->metadata().format_version, 1);
+  EXPECT_EQ((*model)->metadata().format_version, 3);
   EXPECT_FALSE((*model)->has_complements());
   // One table from all events: boots' neighbours are sneakers and socks, and
   // serve as complements too.
@@ -252,7 +253,7 @@ TEST(TrainerTest, PurchaseOnlyLogWritesOneTableAndSaysWhy) {
                         "view/click/wishlist events)"));
   const auto model = LoadModel(o.out_dir);
   ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ((*model)->metadata().format_version, 1);
+  EXPECT_EQ((*model)->metadata().format_version, 3);
   EXPECT_FALSE((*model)->has_complements());
 
   // Forcing two tables is an error that says why, before any training.
@@ -400,7 +401,7 @@ TEST(TrainerTest, BundledOnlineRetailSampleTrains) {
             "log has no view/click/wishlist events");
   const auto model = LoadModel(o.out_dir);
   ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_EQ((*model)->metadata().format_version, 1);
+  EXPECT_EQ((*model)->metadata().format_version, 3);
   // The white hanging heart T-light holder's nearest neighbour is its red
   // twin.
   const int32_t white = (*model)->FindItem("85123A");

@@ -1,0 +1,533 @@
+#include "learning/ranker_training.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "evaluation/candidates.h"
+#include "evaluation/random.h"
+#include "evaluation/time_split.h"
+#include "ranking/features.h"
+#include "rerank/v1/rerank.pb.h"
+#include "scoring/scorer.h"
+#include "spdlog/spdlog.h"
+#include "training/interaction_matrix.h"
+#include "training/neighbors.h"
+#include "training/parallel.h"
+
+namespace rerank {
+namespace {
+
+// Seed streams (DeriveSeed tags).
+constexpr uint64_t kSampleStream = 0x5a17;
+constexpr uint64_t kListStream = 0x11575;
+constexpr uint64_t kSplitStream = 0x5b117;
+
+// Fewer lists than these and a fit means nothing.
+constexpr int64_t kMinFitLists = 50;
+constexpr int64_t kMinValidationLists = 10;
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                       start)
+      .count();
+}
+
+int64_t ToMillis(double unix_seconds) {
+  return std::llround(unix_seconds * 1000.0);
+}
+
+v1::EventType ToProto(EventType type) {
+  switch (type) {
+    case EventType::kView:
+      return v1::EVENT_TYPE_VIEW;
+    case EventType::kClick:
+      return v1::EVENT_TYPE_CLICK;
+    case EventType::kAddToCart:
+      return v1::EVENT_TYPE_ADD_TO_CART;
+    case EventType::kPurchase:
+      return v1::EVENT_TYPE_PURCHASE;
+    case EventType::kWishlist:
+      return v1::EVENT_TYPE_ADD_TO_WISHLIST;
+  }
+  return v1::EVENT_TYPE_VIEW;
+}
+
+// The most valuable event type with enough held-out interactions to learn
+// from (what the shop wants more of); -1: none has, use every type.
+int ChooseTargetType(absl::Span<const Interaction> xs,
+                     absl::Span<const int64_t> held_out) {
+  int64_t counts[kNumEventTypes] = {};
+  for (const int64_t i : held_out) {
+    ++counts[static_cast<int>(xs[i].event_type)];
+  }
+  constexpr int64_t kMinTargets = 200;
+  for (const EventType t : {EventType::kPurchase, EventType::kAddToCart,
+                            EventType::kClick, EventType::kWishlist,
+                            EventType::kView}) {
+    if (counts[static_cast<int>(t)] >= kMinTargets) return static_cast<int>(t);
+  }
+  return -1;
+}
+
+// A user's interactions before a moment: log indices in time order.
+struct Histories {
+  absl::flat_hash_map<absl::string_view, int32_t> slot;
+  std::vector<int64_t> indptr;
+  std::vector<int64_t> order;
+};
+
+Histories BuildHistories(absl::Span<const Interaction> xs) {
+  Histories h;
+  std::vector<int32_t> slot_of(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    auto [it, inserted] =
+        h.slot.try_emplace(xs[i].user_id, static_cast<int32_t>(h.slot.size()));
+    slot_of[i] = it->second;
+  }
+  h.order.resize(xs.size());
+  std::iota(h.order.begin(), h.order.end(), 0);
+  std::sort(h.order.begin(), h.order.end(), [&](int64_t a, int64_t b) {
+    if (slot_of[a] != slot_of[b]) return slot_of[a] < slot_of[b];
+    if (xs[a].timestamp != xs[b].timestamp) {
+      return xs[a].timestamp < xs[b].timestamp;
+    }
+    return a < b;
+  });
+  h.indptr.assign(h.slot.size() + 1, 0);
+  for (size_t i = 0; i < xs.size(); ++i) ++h.indptr[slot_of[i] + 1];
+  for (size_t s = 0; s < h.slot.size(); ++s) h.indptr[s + 1] += h.indptr[s];
+  return h;
+}
+
+// One held-out basket: a user's target interactions at one timestamp.
+struct Basket {
+  int64_t first = 0;           // log index of its first interaction
+  std::vector<int64_t> items;  // log indices
+};
+
+// One list's rows, before concatenation.
+struct ListRows {
+  std::vector<float> features;
+  std::vector<float> labels;
+  bool validation = false;
+  bool relevant = false;
+  int retriever = 0;
+};
+
+void Append(const ListRows& list, RankingData* data) {
+  data->features.insert(data->features.end(), list.features.begin(),
+                        list.features.end());
+  data->labels.insert(data->labels.end(), list.labels.begin(),
+                      list.labels.end());
+  data->offsets.push_back(static_cast<int64_t>(data->labels.size()));
+}
+
+}  // namespace
+
+absl::StatusOr<RankerChoice> ParseRankerChoice(absl::string_view name) {
+  if (name == "formula") return RankerChoice::kFormula;
+  if (name == "linear") return RankerChoice::kLinear;
+  if (name == "gbdt") return RankerChoice::kGbdt;
+  if (name == "auto") return RankerChoice::kAuto;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "ranker \"", name, "\" must be one of formula|linear|gbdt|auto"));
+}
+
+absl::string_view RankerChoiceName(RankerChoice choice) {
+  switch (choice) {
+    case RankerChoice::kFormula:
+      return "formula";
+    case RankerChoice::kLinear:
+      return "linear";
+    case RankerChoice::kGbdt:
+      return "gbdt";
+    case RankerChoice::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+absl::Status ValidateRankerTrainingOptions(const RankerTrainingOptions& o) {
+  if (!(o.holdout_fraction > 0.0 && o.holdout_fraction < 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ranker_holdout=", o.holdout_fraction, " must be in (0, 1)"));
+  }
+  if (!(o.validation_fraction > 0.0 && o.validation_fraction < 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ranker_validation=", o.validation_fraction,
+                     " must be in (0, 1)"));
+  }
+  if (o.num_candidates < 1 || o.num_candidates > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ranker_candidates=", o.num_candidates, " must be in [1, 1000]"));
+  }
+  if (o.max_events < 0 || o.max_events > 1000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ranker_events=", o.max_events, " must be in [0, 1000]"));
+  }
+  if (o.max_lists < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ranker_lists=", o.max_lists, " must be >= 0"));
+  }
+  if (o.retriever_neighbors < o.num_candidates) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "retriever_neighbors=", o.retriever_neighbors,
+        " must be >= ranker_candidates=", o.num_candidates));
+  }
+  if (o.threads < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads=", o.threads, " must be >= 1"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
+                               absl::Span<const int64_t> train_side,
+                               absl::Span<const int64_t> held_out,
+                               const ModelSnapshot& model,
+                               const RankerTrainingOptions& options,
+                               RankingData* fit, RankingData* validation,
+                               RankerTrainingReport* report) {
+  // Retrievers over the train side only, as rerank-eval builds them.
+  std::vector<Interaction> train_xs;
+  train_xs.reserve(train_side.size());
+  for (const int64_t i : train_side) train_xs.push_back(xs[i]);
+  ASSIGN_OR_RETURN(const InteractionMatrix matrix,
+                   BuildInteractionMatrix(train_xs));
+  train_xs = {};
+  const PopularityRetriever popularity(matrix);
+  NeighborOptions no;
+  no.num_neighbors = options.retriever_neighbors;
+  no.source = NeighborSource::kCooccurrence;
+  no.threads = options.threads;
+  ASSIGN_OR_RETURN(const ItemNeighbors table, BuildItemNeighbors(matrix, no));
+  const CooccurrenceRetriever cooccurrence(table, popularity);
+  absl::flat_hash_map<absl::string_view, int32_t> item_row;
+  for (size_t r = 0; r < matrix.item_ids.size(); ++r) {
+    item_row.emplace(matrix.item_ids[r], static_cast<int32_t>(r));
+  }
+  auto row_of = [&](absl::string_view id) {
+    auto it = item_row.find(id);
+    return it == item_row.end() ? -1 : it->second;
+  };
+
+  // Baskets of the target type.
+  const int target = ChooseTargetType(xs, held_out);
+  report->target_type =
+      target < 0 ? "any" : std::string(EventTypeName(
+                               static_cast<EventType>(target)));
+  std::vector<Basket> baskets;
+  {
+    absl::flat_hash_map<std::pair<absl::string_view, int64_t>, int64_t> index;
+    for (const int64_t i : held_out) {
+      const Interaction& x = xs[i];
+      if (target >= 0 && static_cast<int>(x.event_type) != target) continue;
+      auto [it, inserted] = index.try_emplace(
+          std::make_pair(absl::string_view(x.user_id), ToMillis(x.timestamp)),
+          static_cast<int64_t>(baskets.size()));
+      if (inserted) baskets.push_back(Basket{i, {}});
+      baskets[it->second].items.push_back(i);
+    }
+  }
+  report->baskets = static_cast<int64_t>(baskets.size());
+  if (options.max_lists > 0 &&
+      static_cast<int64_t>(baskets.size()) > options.max_lists) {
+    EvalRng rng(DeriveSeed(options.seed, kSampleStream, 0));
+    for (int64_t k = 0; k < options.max_lists; ++k) {
+      const uint64_t j =
+          k + rng.Uniform(static_cast<uint64_t>(baskets.size() - k));
+      std::swap(baskets[k], baskets[j]);
+    }
+    baskets.resize(options.max_lists);
+  }
+  std::sort(baskets.begin(), baskets.end(),
+            [&](const Basket& a, const Basket& b) {
+              if (xs[a.first].timestamp != xs[b.first].timestamp) {
+                return xs[a.first].timestamp < xs[b.first].timestamp;
+              }
+              return a.first < b.first;
+            });
+
+  const Histories histories = BuildHistories(xs);
+  const std::vector<ScoredItem> popularity_top =
+      popularity.Retrieve(options.num_candidates + 1);
+  const ScorerOptions scorer;  // features do not depend on weights
+  const int64_t n = static_cast<int64_t>(baskets.size());
+  std::vector<ListRows> lists(n);
+  std::vector<absl::Status> status(options.threads);
+  RunChunks(EvenChunks(n, options.threads), [&](int chunk, int64_t begin,
+                                                int64_t end) {
+    v1::RerankRequest request;
+    std::vector<int32_t> history_rows;
+    absl::flat_hash_set<int32_t> seen;
+    absl::flat_hash_set<absl::string_view> basket_items;
+    std::vector<ScoredItem> unseen;
+    std::vector<float> rows;
+    for (int64_t b = begin; b < end && status[chunk].ok(); ++b) {
+      const Basket& basket = baskets[b];
+      const Interaction& first = xs[basket.first];
+      EvalRng rng(DeriveSeed(options.seed, kListStream,
+                             static_cast<uint64_t>(basket.first)));
+      const Interaction& truth =
+          xs[basket.items[rng.Uniform(basket.items.size())]];
+      basket_items.clear();
+      for (const int64_t i : basket.items) basket_items.insert(xs[i].item_id);
+
+      // The user's interactions strictly before the basket.
+      const int32_t slot = histories.slot.at(first.user_id);
+      const auto h_begin = histories.order.begin() + histories.indptr[slot];
+      const auto h_end = histories.order.begin() + histories.indptr[slot + 1];
+      const auto cut = std::partition_point(h_begin, h_end, [&](int64_t j) {
+        return xs[j].timestamp < first.timestamp;
+      });
+      const auto ev_begin =
+          cut - std::min<int64_t>(cut - h_begin, options.max_events);
+      history_rows.clear();
+      for (auto it = ev_begin; it != cut; ++it) {
+        history_rows.push_back(row_of(xs[*it].item_id));
+      }
+
+      ListRows& list = lists[b];
+      list.retriever = static_cast<int>(b % 3);
+      std::vector<ScoredItem> retrieved;
+      if (list.retriever == 0) {
+        retrieved = popularity_top;
+      } else if (list.retriever == 1) {
+        seen.clear();
+        for (auto it = h_begin; it != cut; ++it) {
+          seen.insert(row_of(xs[*it].item_id));
+        }
+        unseen.clear();
+        for (const ScoredItem& s : popularity.ranking()) {
+          if (seen.contains(s.item)) continue;
+          unseen.push_back(s);
+          if (static_cast<int>(unseen.size()) > options.num_candidates) break;
+        }
+        retrieved = unseen;
+      } else {
+        retrieved =
+            cooccurrence.Retrieve(history_rows, options.num_candidates + 1);
+      }
+      const CandidateList candidates = BuildCandidateList(
+          retrieved, row_of(truth.item_id), options.num_candidates, rng);
+
+      request.Clear();
+      request.set_user_id(first.user_id);
+      request.set_now_ms(ToMillis(first.timestamp));
+      for (size_t k = 0; k < candidates.items.size(); ++k) {
+        v1::Candidate* c = request.add_candidates();
+        c->set_item_id(candidates.items[k] >= 0
+                           ? matrix.item_ids[candidates.items[k]]
+                           : truth.item_id);
+        c->set_base_score(candidates.base_scores[k]);
+      }
+      for (auto it = ev_begin; it != cut; ++it) {
+        v1::Event* e = request.add_events();
+        e->set_item_id(xs[*it].item_id);
+        e->set_type(ToProto(xs[*it].event_type));
+        e->set_timestamp_ms(ToMillis(xs[*it].timestamp));
+      }
+      absl::Status s =
+          ExtractFeatures(model, request, scorer, request.now_ms(), &rows);
+      if (!s.ok()) {
+        status[chunk] = absl::InternalError(
+            absl::StrCat("features of list ", b, ": ", s.message()));
+        break;
+      }
+      list.features = rows;
+      list.labels.resize(request.candidates_size());
+      for (int k = 0; k < request.candidates_size(); ++k) {
+        const bool relevant =
+            basket_items.contains(request.candidates(k).item_id());
+        list.labels[k] = relevant ? 1.0f : 0.0f;
+        list.relevant |= relevant;
+      }
+      EvalRng split(DeriveSeed(options.seed, kSplitStream,
+                               static_cast<uint64_t>(basket.first)));
+      list.validation = split.UniformDouble() < options.validation_fraction;
+    }
+  });
+  for (const absl::Status& s : status) RETURN_IF_ERROR(s);
+
+  *fit = RankingData();
+  *validation = RankingData();
+  report->lists_by_retriever.assign(3, 0);
+  std::vector<double> baseline;
+  for (const ListRows& list : lists) {
+    ++report->lists_by_retriever[list.retriever];
+    Append(list, list.validation ? validation : fit);
+    if (list.validation) {
+      for (size_t k = 0; k < list.labels.size(); ++k) {
+        baseline.push_back(-static_cast<double>(k));
+      }
+    }
+  }
+  report->fit_lists = fit->num_lists();
+  report->validation_lists = validation->num_lists();
+  report->fit_rows = fit->num_rows();
+  report->validation_rows = validation->num_rows();
+  report->validation_ndcg_baseline =
+      validation->num_lists() > 0 ? MeanNdcg(*validation, baseline, 10) : 0.0;
+  return absl::OkStatus();
+}
+
+absl::Status TrainRankers(const InteractionLog& log, const TrainOptions& train,
+                          const ItemCategoryMap* categories,
+                          const RankerTrainingOptions& options,
+                          ModelData* model, RankerTrainingReport* report) {
+  RETURN_IF_ERROR(ValidateRankerTrainingOptions(options));
+  *report = RankerTrainingReport();
+  if (options.choice == RankerChoice::kFormula) return absl::OkStatus();
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<Interaction>& xs = log.interactions;
+
+  // 1. Inner split and the inner model.
+  SplitOptions split_options;
+  split_options.test_fraction = options.holdout_fraction;
+  ASSIGN_OR_RETURN(report->split_time, ComputeSplitTime(xs, split_options));
+  const TimeSplit split = SplitByTime(xs, report->split_time);
+  report->inner_train_interactions = static_cast<int64_t>(split.train.size());
+  report->holdout_interactions = static_cast<int64_t>(split.test.size());
+  // kAuto keeps the formula where an explicit choice fails.
+  auto too_small = [&](std::string why) -> absl::Status {
+    if (options.choice != RankerChoice::kAuto) {
+      return absl::InvalidArgumentError(absl::StrCat("ranker: ", why));
+    }
+    spdlog::warn("ranker: {}; the model keeps the formula", why);
+    report->skipped = std::move(why);
+    report->seconds = SecondsSince(start);
+    return absl::OkStatus();
+  };
+  if (split.train.empty() || split.test.empty()) {
+    return too_small(absl::StrCat(
+        "the held-out slice (ranker_holdout=", options.holdout_fraction,
+        ") leaves ", split.train.size(), " train and ", split.test.size(),
+        " held-out interactions"));
+  }
+  std::unique_ptr<const ModelSnapshot> inner;
+  {
+    std::vector<Interaction> train_xs;
+    train_xs.reserve(split.train.size());
+    for (const int64_t i : split.train) train_xs.push_back(xs[i]);
+    ASSIGN_OR_RETURN(const InteractionMatrix matrix,
+                     BuildInteractionMatrix(train_xs, train.event_weights));
+    TrainOptions inner_options = train;
+    inner_options.model_version = "ranker-inner";
+    ASSIGN_OR_RETURN(ModelData data, TrainModelData(matrix, inner_options,
+                                                    categories, nullptr));
+    ASSIGN_OR_RETURN(inner, ModelSnapshot::FromData(std::move(data)));
+  }
+  spdlog::info("ranker: inner model on {} interactions before {:.0f}",
+               split.train.size(), report->split_time);
+
+  // 2. Lists.
+  RankingData fit, validation;
+  RETURN_IF_ERROR(BuildRankingLists(xs, split.train, split.test, *inner,
+                                    options, &fit, &validation, report));
+  inner.reset();
+  if (report->fit_lists < kMinFitLists ||
+      report->validation_lists < kMinValidationLists) {
+    return too_small(absl::StrCat(
+        "the held-out slice gives ", report->fit_lists, " fitting and ",
+        report->validation_lists, " validation lists (need ", kMinFitLists,
+        " and ", kMinValidationLists,
+        "); raise ranker_holdout or use --ranker=formula"));
+  }
+  spdlog::info("ranker: {} fitting lists ({} rows), {} validation lists, "
+               "target {}",
+               report->fit_lists, report->fit_rows, report->validation_lists,
+               report->target_type);
+
+  // 3. Fit.
+  const FitProgress progress = [](const std::string& line) {
+    spdlog::debug("{}", line);
+  };
+  const bool want_linear = options.choice == RankerChoice::kLinear ||
+                           options.choice == RankerChoice::kAuto;
+  const bool want_gbdt = options.choice == RankerChoice::kGbdt ||
+                         options.choice == RankerChoice::kAuto;
+  std::vector<RankerSpec> specs;
+  double best = -1.0;
+  if (want_linear) {
+    LinearFitOptions lo = options.linear;
+    lo.seed = options.seed;
+    ASSIGN_OR_RETURN(RankerSpec spec, FitLinear(fit, validation, lo, progress,
+                                                &report->linear));
+    report->fitted_linear = true;
+    spec.description = absl::StrFormat(
+        "rerank-train linear: %d fitting / %d validation lists (target %s), "
+        "validation ndcg@10 %.4f (list order %.4f)",
+        report->fit_lists, report->validation_lists, report->target_type,
+        report->linear.validation_ndcg, report->validation_ndcg_baseline);
+    best = report->linear.validation_ndcg;
+    report->chosen = RankerKind::kLinear;
+    specs.push_back(std::move(spec));
+  }
+  if (want_gbdt) {
+    GbdtFitOptions go = options.gbdt;
+    go.seed = options.seed;
+    go.threads = options.threads;
+    ASSIGN_OR_RETURN(RankerSpec spec, FitGbdt(fit, validation, go, progress,
+                                              &report->gbdt));
+    report->fitted_gbdt = true;
+    spec.description = absl::StrFormat(
+        "rerank-train gbdt: %d trees, %d fitting / %d validation lists "
+        "(target %s), validation ndcg@10 %.4f (list order %.4f)",
+        report->gbdt.iterations, report->fit_lists, report->validation_lists,
+        report->target_type, report->gbdt.validation_ndcg,
+        report->validation_ndcg_baseline);
+    if (report->gbdt.validation_ndcg > best) {
+      report->chosen = RankerKind::kGbdt;
+    }
+    specs.push_back(std::move(spec));
+  }
+  model->rankers = std::move(specs);
+  model->default_ranker = report->chosen;
+  report->seconds = SecondsSince(start);
+  return absl::OkStatus();
+}
+
+std::string FormatRankerTrainingReport(const RankerTrainingReport& r) {
+  std::string out;
+  if (!r.fitted_linear && !r.fitted_gbdt) {
+    if (!r.skipped.empty()) {
+      return absl::StrCat("  ranker:     formula (no learned ranker: ",
+                          r.skipped, ")\n");
+    }
+    return "  ranker:     formula (no learned ranker)\n";
+  }
+  absl::StrAppendFormat(
+      &out,
+      "  ranker:     %s by default; %d fitting + %d validation lists "
+      "(%d + %d rows) from the last %d interactions, target %s, in %.1f s\n",
+      RankerKindName(r.chosen), r.fit_lists, r.validation_lists, r.fit_rows,
+      r.validation_rows, r.holdout_interactions, r.target_type, r.seconds);
+  absl::StrAppendFormat(&out,
+                        "              validation ndcg@10: list order %.4f",
+                        r.validation_ndcg_baseline);
+  if (r.fitted_linear) {
+    absl::StrAppendFormat(&out, ", linear %.4f", r.linear.validation_ndcg);
+  }
+  if (r.fitted_gbdt) {
+    absl::StrAppendFormat(&out, ", gbdt %.4f (%d trees)",
+                          r.gbdt.validation_ndcg, r.gbdt.iterations);
+  }
+  out += "\n";
+  return out;
+}
+
+}  // namespace rerank

@@ -1,0 +1,376 @@
+// The learned-ranking stages of Rerank (scoring_context.h): the feature
+// vector of every kept candidate (ranking/features.h is its definition) and
+// the ranker that turns it into the score. README "Learned ranking" is the
+// contract; comments here explain the choices it leaves open.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "model/model_snapshot.h"
+#include "ranking/features.h"
+#include "ranking/ranker.h"
+#include "rerank/v1/rerank.pb.h"
+#include "scoring/scoring_context.h"
+
+namespace rerank::scoring_internal {
+namespace {
+
+constexpr int kNumTypes = 5;  // EventType VIEW .. ADD_TO_WISHLIST
+
+// Feature index of type `t` (EventType - 1) and `part`: 0 direct short,
+// 1 direct long, 2 neighbour short, 3 neighbour long (features.h order).
+constexpr int32_t TypeFeature(int t, int part) {
+  return kViewDirectShort + 4 * t + part;
+}
+static_assert(TypeFeature(4, 3) == kWishlistNeighborLong);
+static_assert(TypeFeature(2, 0) == kCartDirectShort);
+
+// Replaces column `f` of the `rows` feature rows by its z-score into
+// column `z` ((x - mean) / std over the rows; 0 when std is 0 or there is
+// one row).
+void ZScore(int32_t f, int32_t z, int32_t rows, float* features) {
+  if (rows <= 0) return;
+  double sum = 0.0;
+  for (int32_t r = 0; r < rows; ++r) sum += features[r * kNumFeatures + f];
+  const double mean = sum / rows;
+  double ss = 0.0;
+  for (int32_t r = 0; r < rows; ++r) {
+    const double d = features[r * kNumFeatures + f] - mean;
+    ss += d * d;
+  }
+  const double sd = std::sqrt(ss / rows);
+  // Relative threshold: a column equal up to float rounding is constant.
+  const bool flat = !(sd > 1e-7 * std::max(1.0, std::fabs(mean)));
+  for (int32_t r = 0; r < rows; ++r) {
+    float* row = features + r * kNumFeatures;
+    row[z] = flat ? 0.0f : static_cast<float>((row[f] - mean) / sd);
+  }
+}
+
+// Column `f`'s rank (0 = largest, ties share the better rank) scaled to
+// [0, 1] into column `out`.
+void RankColumn(int32_t f, int32_t out, int32_t rows, float* features,
+                std::vector<int32_t>* scratch) {
+  if (rows <= 1) {
+    for (int32_t r = 0; r < rows; ++r) features[r * kNumFeatures + out] = 0.0f;
+    return;
+  }
+  std::vector<int32_t>& order = *scratch;
+  order.resize(rows);
+  for (int32_t r = 0; r < rows; ++r) order[r] = r;
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return features[a * kNumFeatures + f] > features[b * kNumFeatures + f];
+  });
+  const float scale = 1.0f / static_cast<float>(rows - 1);
+  int32_t rank = 0;
+  for (int32_t i = 0; i < rows; ++i) {
+    if (i > 0 && features[order[i] * kNumFeatures + f] !=
+                     features[order[i - 1] * kNumFeatures + f]) {
+      rank = i;
+    }
+    features[order[i] * kNumFeatures + out] = static_cast<float>(rank) * scale;
+  }
+}
+
+}  // namespace
+
+absl::Status ResolveRanker(RankerKind configured, bool has_configured,
+                           ScoringContext* ctx) {
+  const ModelSnapshot& model = ctx->model;
+  const v1::RankerKind asked = ctx->request.ranker();
+  RankerKind kind = model.default_ranker();
+  if (asked != v1::RANKER_KIND_UNSPECIFIED) {
+    switch (asked) {
+      case v1::RANKER_KIND_FORMULA:
+        kind = RankerKind::kFormula;
+        break;
+      case v1::RANKER_KIND_LINEAR:
+        kind = RankerKind::kLinear;
+        break;
+      case v1::RANKER_KIND_GBDT:
+        kind = RankerKind::kGbdt;
+        break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ranker=", static_cast<int>(asked), " is not a valid RankerKind"));
+    }
+    if (kind != RankerKind::kFormula && model.ranker(kind) == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ranker=", v1::RankerKind_Name(asked), ": the served model '",
+          model.version(), "' has no ", RankerKindName(kind), " ranker"));
+    }
+  } else if (has_configured) {
+    if (configured == RankerKind::kFormula ||
+        model.ranker(configured) != nullptr) {
+      kind = configured;
+    } else {
+      // An operator's config outlives models: one without the configured
+      // ranker still serves, with its own default, and says so.
+      ctx->ranker_fallback = true;
+    }
+  }
+  ctx->ranker_kind = kind;
+  ctx->ranker = kind == RankerKind::kFormula ? nullptr : model.ranker(kind);
+  return absl::OkStatus();
+}
+
+void ComputeFeatures(ScoringContext* ctx) {
+  const ModelSnapshot& model = ctx->model;
+  const int dim = model.dim();
+  const int32_t num_slots = static_cast<int32_t>(ctx->candidates.size());
+
+  // Kept candidates, in slot (input) order, get feature rows 0..rows-1.
+  ctx->feature_slots.clear();
+  for (int32_t s = 0; s < num_slots; ++s) {
+    CandidateSlot& c = ctx->candidates[s];
+    c.feature_row = -1;
+    if (c.dropped) continue;
+    c.feature_row = static_cast<int32_t>(ctx->feature_slots.size());
+    ctx->feature_slots.push_back(s);
+  }
+  const int32_t rows = static_cast<int32_t>(ctx->feature_slots.size());
+  ctx->features.assign(static_cast<size_t>(rows) * kNumFeatures, 0.0f);
+  float* const features = ctx->features.data();
+  auto row_of = [&](int32_t slot) {
+    return features +
+           static_cast<size_t>(ctx->candidates[slot].feature_row) *
+               kNumFeatures;
+  };
+
+  // Kept events ranked most recent first (rank 0); equal timestamps: the
+  // later in the request first, as the request lists events in the order
+  // they happened. The rank weight 0.5^rank needs no clock or shop scale.
+  const int32_t num_events = static_cast<int32_t>(ctx->events.size());
+  std::vector<int32_t>& by_time = ctx->scratch;
+  by_time.clear();
+  for (int32_t i = 0; i < num_events; ++i) {
+    if (!ctx->events[i].dropped) by_time.push_back(i);
+  }
+  std::sort(by_time.begin(), by_time.end(), [ctx](int32_t a, int32_t b) {
+    const int64_t ta = ctx->events[a].age_ms;
+    const int64_t tb = ctx->events[b].age_ms;
+    return ta != tb ? ta < tb : a > b;
+  });
+  const int32_t kept_events = static_cast<int32_t>(by_time.size());
+  std::vector<double>& rank_weight = ctx->event_rank_weight;
+  rank_weight.assign(num_events, 0.0);
+  for (int32_t r = 0; r < kept_events; ++r) {
+    rank_weight[by_time[r]] = std::exp2(-static_cast<double>(r));
+  }
+
+  // Per event group (one known item): the weights its neighbour walk
+  // spreads, per type and horizon, and the rank weight per table. Also the
+  // two session vectors and the categories of the events.
+  ctx->feature_groups.assign(ctx->event_groups.size(), FeatureGroup{});
+  const bool use_factors = dim > 0;
+  ctx->session.setZero(dim);
+  ctx->session_unit.setZero(dim);
+  double session_total = 0.0;
+  ctx->event_categories.clear();
+  int32_t categorised_events = 0;
+  for (int32_t i = 0; i < num_events; ++i) {
+    const EventSlot& e = ctx->events[i];
+    if (e.dropped) continue;
+    const v1::EventType type = ctx->request.events(i).type();
+    const int t = static_cast<int>(type) - 1;
+    const double age_s = static_cast<double>(e.age_ms) / 1000.0;
+    const double short_w = std::exp2(-age_s / kShortHalfLifeSeconds);
+    const double long_w = std::exp2(-age_s / kLongHalfLifeSeconds);
+    const double rank_w = rank_weight[i];
+    if (e.candidate_slot >= 0 && !ctx->candidates[e.candidate_slot].dropped) {
+      CandidateSlot& c = ctx->candidates[e.candidate_slot];
+      float* f = row_of(e.candidate_slot);
+      f[TypeFeature(t, 0)] += static_cast<float>(short_w);
+      f[TypeFeature(t, 1)] += static_cast<float>(long_w);
+      f[kDirectRank] += static_cast<float>(rank_w);
+      const float recency =
+          static_cast<float>(1.0 / (1.0 + age_s / 3600.0));
+      f[kLastEventRecency] = std::max(f[kLastEventRecency], recency);
+      if (type == v1::EVENT_TYPE_PURCHASE) {
+        c.purchased = true;
+        f[kPurchasedBefore] = 1.0f;
+      }
+    }
+    if (e.group < 0) continue;  // unknown item: no neighbours, no factors
+    FeatureGroup& g = ctx->feature_groups[e.group];
+    g.short_weight[t] += short_w;
+    g.long_weight[t] += long_w;
+    if (WalksComplements(type)) {
+      g.complement_rank += rank_w;
+    } else {
+      g.substitute_rank += rank_w;
+    }
+    if (use_factors) {
+      const float* v = model.ItemFactors(e.item_row);
+      const ConstFactors factors(v, dim);
+      ctx->session += static_cast<float>(rank_w) * factors;
+      session_total += rank_w;
+      const float norm = std::sqrt(DotProduct(v, v, dim));
+      if (norm > 0.0f) {
+        ctx->session_unit += (static_cast<float>(rank_w) / norm) * factors;
+      }
+    }
+    const absl::string_view category = model.ItemCategory(e.item_row);
+    if (!category.empty()) {
+      ++categorised_events;
+      bool found = false;
+      for (auto& [name, count] : ctx->event_categories) {
+        if (name == category) {
+          ++count;
+          found = true;
+          break;
+        }
+      }
+      if (!found) ctx->event_categories.emplace_back(category, 1);
+    }
+  }
+  const bool has_session = session_total > 0.0;
+  if (has_session) ctx->session /= static_cast<float>(session_total);
+  // For the response's fallbacks: personalised when either vector exists.
+  ctx->has_user_vector = (ctx->user_row >= 0 && use_factors) || has_session;
+
+  // Neighbour evidence: each group's lists walked once, every event type
+  // spread over the table that type walks (README "Scoring"). Unlike the
+  // formula, whatever the configured weights: features describe the
+  // evidence, the ranker weighs it.
+  const bool two_tables = model.has_complements();
+  const int32_t num_groups = static_cast<int32_t>(ctx->event_groups.size());
+  for (int32_t gi = 0; gi < num_groups; ++gi) {
+    const FeatureGroup& g = ctx->feature_groups[gi];
+    const int32_t item_row = ctx->event_groups[gi].item_row;
+    // Which types walk which table: t in [0, 5) with the mask bit set.
+    auto walk = [&](const NeighborList& list, unsigned type_mask,
+                    double rank_w) {
+      const size_t count = list.items.size();
+      for (size_t j = 0; j < count; ++j) {
+        const int32_t slot = ctx->slot_by_row.Find(list.items[j]);
+        if (slot < 0 || ctx->candidates[slot].dropped) continue;
+        const double sim = list.scores[j];
+        float* f = row_of(slot);
+        for (int t = 0; t < kNumTypes; ++t) {
+          if ((type_mask & (1u << t)) == 0) continue;
+          f[TypeFeature(t, 2)] += static_cast<float>(g.short_weight[t] * sim);
+          f[TypeFeature(t, 3)] += static_cast<float>(g.long_weight[t] * sim);
+        }
+        f[kNeighborRank] += static_cast<float>(rank_w * sim);
+        f[kNeighborCount] += 1.0f;
+      }
+    };
+    unsigned substitute_mask = 0;
+    unsigned complement_mask = 0;
+    for (int t = 0; t < kNumTypes; ++t) {
+      if (g.short_weight[t] == 0.0 && g.long_weight[t] == 0.0) continue;
+      const bool complement =
+          WalksComplements(static_cast<v1::EventType>(t + 1));
+      (complement ? complement_mask : substitute_mask) |= 1u << t;
+    }
+    if (!two_tables) {
+      walk(model.Neighbors(item_row), substitute_mask | complement_mask,
+           g.substitute_rank + g.complement_rank);
+      continue;
+    }
+    if (substitute_mask != 0) {
+      walk(model.Neighbors(item_row, NeighborTable::kSubstitutes),
+           substitute_mask, g.substitute_rank);
+    }
+    if (complement_mask != 0) {
+      walk(model.Neighbors(item_row, NeighborTable::kComplements),
+           complement_mask, g.complement_rank);
+    }
+  }
+
+  // Per candidate: list position, base score, factors, popularity,
+  // category, and the request-level features.
+  const bool user_known = ctx->user_row >= 0 && use_factors;
+  const float* user = user_known ? model.UserFactors(ctx->user_row) : nullptr;
+  const float log_events = static_cast<float>(std::log1p(kept_events));
+  const float position_scale =
+      rows > 1 ? 1.0f / static_cast<float>(rows - 1) : 0.0f;
+  constexpr int32_t kPrefetchAhead = 8;
+  for (int32_t r = 0; r < rows; ++r) {
+    if (use_factors && r + kPrefetchAhead < rows) {
+      const int32_t ahead = ctx->candidates[ctx->feature_slots[r + kPrefetchAhead]]
+                                .item_row;
+      if (ahead >= 0) PrefetchRow(model.ItemFactors(ahead), dim);
+    }
+    const CandidateSlot& c = ctx->candidates[ctx->feature_slots[r]];
+    const v1::Candidate& candidate = ctx->request.candidates(c.input_position);
+    float* f = features + static_cast<size_t>(r) * kNumFeatures;
+    f[kBaseScore] = static_cast<float>(
+        candidate.has_base_score() ? candidate.base_score() : 0.0);
+    f[kInputPosition] = static_cast<float>(r) * position_scale;
+    f[kUserKnown] = ctx->user_row >= 0 ? 1.0f : 0.0f;
+    f[kLogEvents] = log_events;
+    if (c.item_row >= 0) {
+      f[kItemKnown] = 1.0f;
+      f[kPopularity] = model.ItemPopularity(c.item_row);
+      if (use_factors) {
+        const float* v = model.ItemFactors(c.item_row);
+        if (user != nullptr) f[kUserDot] = DotProduct(user, v, dim);
+        if (has_session) {
+          f[kSessionDot] = DotProduct(ctx->session.data(), v, dim);
+          const float norm = std::sqrt(DotProduct(v, v, dim));
+          if (norm > 0.0f) {
+            f[kSessionCosine] =
+                DotProduct(ctx->session_unit.data(), v, dim) / norm;
+          }
+        }
+      }
+    }
+    if (categorised_events > 0) {
+      const absl::string_view category =
+          candidate.has_category()
+              ? absl::string_view(candidate.category())
+              : (c.item_row >= 0 ? model.ItemCategory(c.item_row)
+                                 : absl::string_view());
+      if (!category.empty()) {
+        for (const auto& [name, count] : ctx->event_categories) {
+          if (name == category) {
+            f[kCategoryShare] = static_cast<float>(count) /
+                                static_cast<float>(categorised_events);
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  // Normalisations within the list: what a shop-independent ranker can
+  // compare across shops whose raw scales differ by orders of magnitude.
+  ZScore(kBaseScore, kBaseScoreZ, rows, features);
+  RankColumn(kBaseScore, kBaseRank, rows, features, &ctx->rank_scratch);
+  ZScore(kUserDot, kUserDotZ, rows, features);
+  ZScore(kSessionDot, kSessionDotZ, rows, features);
+  ZScore(kNeighborRank, kNeighborRankZ, rows, features);
+  ZScore(kPopularity, kPopularityZ, rows, features);
+
+  // Features must be finite for the ranker; factors and scores are
+  // validated finite, so only an overflow could break this: clamp it.
+  for (float& x : ctx->features) {
+    if (!std::isfinite(x)) x = 0.0f;
+  }
+}
+
+void ScoreWithRanker(ScoringContext* ctx) {
+  const int32_t rows = static_cast<int32_t>(ctx->feature_slots.size());
+  ctx->ranker_scores.resize(rows);
+  ctx->ranker->Score(ctx->features.data(), rows, kNumFeatures,
+                     ctx->ranker_scores.data());
+  for (int32_t r = 0; r < rows; ++r) {
+    CandidateSlot& c = ctx->candidates[ctx->feature_slots[r]];
+    c.base = 0.0;
+    c.factor = 0.0;
+    c.boost = 0.0;
+    c.demotion = 0.0;
+    c.learned = ctx->ranker_scores[r];
+    c.score = c.learned + c.rules;
+  }
+}
+
+}  // namespace rerank::scoring_internal
