@@ -18,6 +18,8 @@
 #include "model/npy.h"
 #include "model/sha256.h"
 #include "model_test_util.h"
+#include "ranking/features.h"
+#include "ranking/ranker.h"
 
 namespace rerank {
 namespace {
@@ -872,6 +874,189 @@ TEST(ModelLoaderTestdataTest, LoadsTinyVersion2ModelWrittenByNumpy) {
   ASSERT_FALSE(comps.items.empty());
   EXPECT_EQ(m.item_id(comps.items[0]), "sku-socks");
   EXPECT_FLOAT_EQ(comps.scores[0], 0.9f);
+}
+
+// --- Format version 3: item counts and rankers -------------------------------
+
+RankerSpec TinyLinearRanker() {
+  RankerSpec spec;
+  spec.kind = RankerKind::kLinear;
+  spec.feature_set = kFeatureSetName;
+  spec.feature_names = {"user_dot", "popularity"};
+  spec.linear.bias = 0.5;
+  spec.linear.weights = {1.0, -2.0};
+  spec.linear.means = {0.0, 0.25};
+  spec.linear.scales = {1.0, 0.5};
+  return spec;
+}
+
+RankerSpec TinyStumpRanker() {
+  RankerSpec spec;
+  spec.kind = RankerKind::kGbdt;
+  spec.feature_set = kFeatureSetName;
+  spec.feature_names = {"user_dot"};
+  TreeSpec tree;
+  tree.left = {1, -1, -1};
+  tree.right = {2, -1, -1};
+  tree.feature = {0, 0, 0};
+  tree.threshold = {0.5f, 0, 0};
+  tree.default_left = {1, 0, 0};
+  tree.value = {0, -1.0, 1.0};
+  tree.cover = {2, 1, 1};
+  spec.gbdt.base_score = 0.25;
+  spec.gbdt.trees.push_back(tree);
+  return spec;
+}
+
+// Like ModelLoaderTest, from a model with item counts and both rankers.
+class ModelLoaderV3Test : public ModelLoaderTest {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir();
+    data_ = TinyModelData();
+    data_.item_counts.assign(data_.item_ids.size(), 1.0f);
+    data_.item_counts[0] = 7.0f;
+    data_.rankers = {TinyLinearRanker(), TinyStumpRanker()};
+    data_.default_ranker = RankerKind::kGbdt;
+    ASSERT_TRUE(WriteModel(data_, dir_).ok());
+  }
+};
+
+TEST_F(ModelLoaderV3Test, LoadsCountsRankersAndDefault) {
+  auto model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ModelSnapshot& m = **model;
+  EXPECT_EQ(m.metadata().format_version, 3);
+  EXPECT_TRUE(m.has_item_counts());
+  EXPECT_FLOAT_EQ(m.ItemPopularity(0), 1.0f);
+  EXPECT_FLOAT_EQ(m.ItemPopularity(1),
+                  static_cast<float>(std::log1p(1.0) / std::log1p(7.0)));
+  EXPECT_EQ(m.default_ranker(), RankerKind::kGbdt);
+  ASSERT_NE(m.ranker(RankerKind::kLinear), nullptr);
+  ASSERT_NE(m.ranker(RankerKind::kGbdt), nullptr);
+  EXPECT_EQ(m.ranker(RankerKind::kFormula), nullptr);
+  EXPECT_EQ(m.ranker(RankerKind::kLinear)->spec().feature_names,
+            TinyLinearRanker().feature_names);
+  EXPECT_EQ(m.ranker(RankerKind::kGbdt)->spec().gbdt.base_score, 0.25);
+  const std::string manifest = ReadFile(ManifestPath(dir_));
+  EXPECT_THAT(manifest, HasSubstr("\"default_ranker\": \"gbdt\""));
+  EXPECT_THAT(manifest, HasSubstr("ranker_linear.json"));
+}
+
+TEST_F(ModelLoaderV3Test, ModelsWithoutCountsOrRankersStayOlderVersions) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+  auto model = LoadModel(dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->metadata().format_version, 1);
+  EXPECT_FALSE((*model)->has_item_counts());
+  EXPECT_EQ((*model)->ItemPopularity(0), 0.0f);
+  EXPECT_EQ((*model)->default_ranker(), RankerKind::kFormula);
+  EXPECT_EQ((*model)->ranker(RankerKind::kLinear), nullptr);
+}
+
+TEST_F(ModelLoaderV3Test, RefusesRankerWithUnknownFeatureSet) {
+  RankerSpec spec = TinyLinearRanker();
+  spec.feature_set = "rerank.features.v99";
+  ReplaceRoleFile(dir_, kRankerLinearRole, RankerSpecToJson(spec));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"ranker_linear.json", "rerank.features.v99"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesRankerWithNanWeight) {
+  std::string json = RankerSpecToJson(TinyLinearRanker());
+  json = absl::StrReplaceAll(json, {{"-2", "\"NaN\""}});
+  ReplaceRoleFile(dir_, kRankerLinearRole, json);
+  ExpectRefused(absl::StatusCode::kFailedPrecondition, {"ranker_linear.json"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesTreeChildOutOfRange) {
+  RankerSpec spec = TinyStumpRanker();
+  spec.gbdt.trees[0].left[0] = 99;
+  ReplaceRoleFile(dir_, kRankerGbdtRole, RankerSpecToJson(spec));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"ranker_gbdt.json", "99"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesTreeCycle) {
+  RankerSpec spec = TinyStumpRanker();
+  spec.gbdt.trees[0].left = {1, -1, 0};
+  spec.gbdt.trees[0].right = {2, -1, 1};
+  ReplaceRoleFile(dir_, kRankerGbdtRole, RankerSpecToJson(spec));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition, {"ranker_gbdt.json"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesRankerOfTheWrongKindForItsRole) {
+  ReplaceRoleFile(dir_, kRankerLinearRole,
+                  RankerSpecToJson(TinyStumpRanker()));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"ranker_linear.json", "gbdt ranker"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesRankerChecksumMismatch) {
+  WriteFile(Path("ranker_gbdt.json"),
+            RankerSpecToJson(TinyStumpRanker()) + " ");
+  ExpectRefused(absl::StatusCode::kDataLoss, {"ranker_gbdt.json", "sha256"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesDefaultRankerWithoutItsFile) {
+  EditManifest(dir_, [](ModelManifest& m) { m.files.erase("ranker_gbdt"); });
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "default_ranker", "ranker_gbdt"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesUnknownDefaultRanker) {
+  ReplaceManifestText("\"default_ranker\": \"gbdt\"",
+                      "\"default_ranker\": \"neural\"");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "default_ranker", "neural"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesNegativeItemCount) {
+  std::vector<float> counts(data_.item_ids.size(), 1.0f);
+  counts[1] = -3.0f;
+  ReplaceRoleFile(
+      dir_, kItemCountsRole,
+      *EncodeNpyHeader("<f4", {static_cast<int64_t>(counts.size())}) +
+          RawBytes(counts));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"item_counts.npy", "row 1"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesItemCountsOfTheWrongLength) {
+  std::vector<float> counts(data_.item_ids.size() + 1, 1.0f);
+  ReplaceRoleFile(
+      dir_, kItemCountsRole,
+      *EncodeNpyHeader("<f4", {static_cast<int64_t>(counts.size())}) +
+          RawBytes(counts));
+  ExpectRefused(absl::StatusCode::kFailedPrecondition, {"item_counts.npy"});
+}
+
+TEST_F(ModelLoaderV3Test, RefusesRankerRoleInVersion2Manifest) {
+  ReplaceManifestText("\"format_version\": 3", "\"format_version\": 2");
+  ExpectRefused(absl::StatusCode::kFailedPrecondition,
+                {"manifest.json", "default_ranker"});
+}
+
+TEST(WriteModelV3Test, RefusesDefaultRankerTheModelLacks) {
+  ModelData data = TinyModelData();
+  data.rankers = {TinyLinearRanker()};
+  data.default_ranker = RankerKind::kGbdt;
+  const absl::Status st = WriteModel(data, MakeTempDir());
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("default_ranker"));
+}
+
+TEST(WriteModelV3Test, RefusesInvalidRankerBeforeWritingAnything) {
+  ModelData data = TinyModelData();
+  RankerSpec bad = TinyLinearRanker();
+  bad.linear.scales[0] = 0.0;
+  data.rankers = {bad};
+  const std::string dir = MakeTempDir();
+  const absl::Status st = WriteModel(data, dir);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("ranker_linear.json"));
+  EXPECT_FALSE(LoadModel(dir).ok());
 }
 
 }  // namespace
