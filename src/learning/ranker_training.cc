@@ -280,10 +280,6 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
     for (int64_t b = begin; b < end && status[chunk].ok(); ++b) {
       const Basket& basket = baskets[b];
       const Interaction& first = xs[basket.first];
-      EvalRng rng(DeriveSeed(options.seed, kListStream,
-                             static_cast<uint64_t>(basket.first)));
-      const Interaction& truth =
-          xs[basket.items[rng.Uniform(basket.items.size())]];
       basket_items.clear();
       for (const int64_t i : basket.items) basket_items.insert(xs[i].item_id);
 
@@ -322,18 +318,29 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
         retrieved =
             cooccurrence.Retrieve(history_rows, options.num_candidates + 1);
       }
-      const CandidateList candidates = BuildCandidateList(
-          retrieved, row_of(truth.item_id), options.num_candidates, rng);
+      // The list exactly as the retriever returned it: no basket item is
+      // inserted. An inserted item carries a retrieval score that disagrees
+      // with its other features (its popularity, its co-occurrence), and a
+      // ranker learns to find the odd one out instead of what the shopper
+      // wants; serving lists never hold such an item. Lists whose
+      // retriever found no basket item teach nothing and are dropped.
+      if (retrieved.size() > static_cast<size_t>(options.num_candidates) + 1) {
+        retrieved.resize(options.num_candidates + 1);
+      }
+      bool any_relevant = false;
+      for (const ScoredItem& r : retrieved) {
+        any_relevant |= basket_items.contains(matrix.item_ids[r.item]);
+      }
+      if (!any_relevant) continue;
+      const double top = retrieved.empty() ? 0.0 : retrieved.front().score;
 
       request.Clear();
       request.set_user_id(first.user_id);
       request.set_now_ms(ToMillis(first.timestamp));
-      for (size_t k = 0; k < candidates.items.size(); ++k) {
+      for (const ScoredItem& r : retrieved) {
         v1::Candidate* c = request.add_candidates();
-        c->set_item_id(candidates.items[k] >= 0
-                           ? matrix.item_ids[candidates.items[k]]
-                           : truth.item_id);
-        c->set_base_score(candidates.base_scores[k]);
+        c->set_item_id(matrix.item_ids[r.item]);
+        c->set_base_score(top > 0 ? r.score / top : 0.0);
       }
       for (auto it = ev_begin; it != cut; ++it) {
         v1::Event* e = request.add_events();
@@ -368,6 +375,7 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
   report->lists_by_retriever.assign(3, 0);
   std::vector<double> baseline;
   for (const ListRows& list : lists) {
+    if (!list.relevant) continue;
     ++report->lists_by_retriever[list.retriever];
     Append(list, list.validation ? validation : fit);
     if (list.validation) {

@@ -50,6 +50,8 @@ ABSL_FLAG(bool, removed, false,
 ABSL_FLAG(std::string, override, "",
           "rerank: ScoringParams overrides, name=value,...");
 
+ABSL_FLAG(std::string, ranker, "",
+          "rerank: formula, linear or gbdt (default: the server's)");
 ABSL_FLAG(std::string, model_dir, "", "reload: model directory to load");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: server)");
 
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
   options.request.profile = absl::GetFlag(FLAGS_profile);
   options.request.rules = absl::GetFlag(FLAGS_rules);
   options.request.return_removed = absl::GetFlag(FLAGS_removed);
+  options.request.ranker = absl::GetFlag(FLAGS_ranker);
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.health_service = absl::GetFlag(FLAGS_service);
 

@@ -49,6 +49,7 @@ using ::google::protobuf::Reflection;
 constexpr absl::string_view kEventTypePrefix = "EVENT_TYPE_";
 constexpr absl::string_view kFallbackPrefix = "FALLBACK_";
 constexpr absl::string_view kReasonCodePrefix = "REASON_CODE_";
+constexpr absl::string_view kRankerKindPrefix = "RANKER_KIND_";
 
 // Relative offsets beyond ~3000 years are typos, and keeping them bounded
 // keeps the int64 arithmetic below far from overflow.
@@ -296,6 +297,68 @@ std::string FormatReasonLine(const v1::Reason& reason) {
       break;
   }
   return absl::StrCat("⚑ ", code, " by ", reason.rule(), detail);
+}
+
+bool IsLearnedRanker(v1::RankerKind ranker) {
+  return ranker == v1::RANKER_KIND_LINEAR || ranker == v1::RANKER_KIND_GBDT;
+}
+
+// "ranker: gbdt", plus why when the server served a ranker it was not asked
+// for.
+std::string FormatRankerLine(const v1::RerankResponse& response) {
+  std::string line = absl::StrCat(
+      "ranker: ",
+      absl::AsciiStrToLower(ShortEnumName(
+          v1::RankerKind_descriptor(), response.ranker(), kRankerKindPrefix)));
+  if (std::find(response.fallbacks().begin(), response.fallbacks().end(),
+                v1::FALLBACK_NO_RANKER) != response.fallbacks().end()) {
+    absl::StrAppend(&line,
+                    " (fallback NO_RANKER: the configured ranker is not in "
+                    "the model, so the model's default served)");
+  }
+  return line;
+}
+
+// ranker_bias + sum of the feature contributions: the learned ranker's share
+// of the score (the rest is `rules`).
+double LearnedScore(const v1::Explanation& ex) {
+  double total = ex.ranker_bias();
+  for (const v1::FeatureContribution& f : ex.features()) {
+    total += f.contribution();
+  }
+  return total;
+}
+
+// "← user_dot_z = 1.2300: +0.4100" for the `max_lines` non-zero
+// contributions of largest magnitude (ties keep the server's feature order),
+// then one line summing the others so the lines still add up.
+void AppendFeatureLines(const v1::Explanation& ex, int max_lines,
+                        absl::string_view indent, std::string* out) {
+  std::vector<const v1::FeatureContribution*> features;
+  for (const v1::FeatureContribution& f : ex.features()) {
+    if (f.contribution() != 0) features.push_back(&f);
+  }
+  std::stable_sort(
+      features.begin(), features.end(),
+      [](const v1::FeatureContribution* a, const v1::FeatureContribution* b) {
+        return std::abs(a->contribution()) > std::abs(b->contribution());
+      });
+  const size_t shown =
+      std::min(features.size(), static_cast<size_t>(std::max(max_lines, 0)));
+  for (size_t i = 0; i < shown; ++i) {
+    absl::StrAppendFormat(out, "%s← %s = %.4f: %+.4f\n", indent,
+                          features[i]->name(), features[i]->value(),
+                          features[i]->contribution());
+  }
+  if (shown < features.size()) {
+    double rest = 0;
+    for (size_t i = shown; i < features.size(); ++i) {
+      rest += features[i]->contribution();
+    }
+    absl::StrAppendFormat(out, "%s← %d more feature%s: %+.4f\n", indent,
+                          features.size() - shown,
+                          features.size() - shown == 1 ? "" : "s", rest);
+  }
 }
 
 absl::StatusOr<std::string> ReadAll(const std::string& path, std::istream& in) {
@@ -644,6 +707,18 @@ absl::StatusOr<v1::RerankRequest> ParseRequestJson(absl::string_view json) {
   return request;
 }
 
+absl::StatusOr<v1::RankerKind> ParseRanker(absl::string_view name) {
+  const std::string lower =
+      absl::AsciiStrToLower(absl::StripAsciiWhitespace(name));
+  if (lower == "formula") return v1::RANKER_KIND_FORMULA;
+  if (lower == "linear") return v1::RANKER_KIND_LINEAR;
+  if (lower == "gbdt") return v1::RANKER_KIND_GBDT;
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "--ranker=%s: expected formula, linear or gbdt (or leave it unset for "
+      "the server's default)",
+      name));
+}
+
 std::string GenerateRequestId() {
   std::random_device device;
   const uint64_t bits =
@@ -684,6 +759,10 @@ absl::Status ApplyCommonRequestFlags(const CliRequestFlags& flags,
   }
   if (!flags.profile.empty()) request->set_profile(flags.profile);
   if (flags.return_removed) request->set_return_removed(true);
+  if (!flags.ranker.empty()) {
+    ASSIGN_OR_RETURN(const v1::RankerKind ranker, ParseRanker(flags.ranker));
+    request->set_ranker(ranker);
+  }
   if (!flags.rules.empty()) {
     v1::Rules rules;
     google::protobuf::util::JsonParseOptions options;
@@ -763,7 +842,8 @@ std::string FormatAge(int64_t age_ms) {
 }
 
 std::string FormatResponseTable(const v1::RerankResponse& response,
-                                absl::Duration latency) {
+                                absl::Duration latency, int max_feature_lines) {
+  const bool learned = IsLearnedRanker(response.ranker());
   bool any_explanation = false;
   bool any_unknown = false;
   bool any_category = false;
@@ -783,12 +863,19 @@ std::string FormatResponseTable(const v1::RerankResponse& response,
   }
 
   std::string out;
+  // Formula tables have no ranker line: they print as they always have.
+  if (learned) absl::StrAppend(&out, FormatRankerLine(response), "\n");
   absl::StrAppendFormat(&out, "%4s  %-*s  ", "rank", id_width, "item_id");
   if (any_category) {
     absl::StrAppendFormat(&out, "%-*s  ", category_width, "category");
   }
-  absl::StrAppendFormat(&out, "%10s  %5s  %10s  %10s  %10s\n", "score", "pos",
-                        "base", "factor", "boosts");
+  if (learned) {
+    absl::StrAppendFormat(&out, "%10s  %5s  %10s  %10s\n", "score", "pos",
+                          "ranker", "rules");
+  } else {
+    absl::StrAppendFormat(&out, "%10s  %5s  %10s  %10s  %10s\n", "score", "pos",
+                          "base", "factor", "boosts");
+  }
   // Boost lines are indented under item_id so the rank column stays clean.
   const std::string detail_indent(6, ' ');
   for (int i = 0; i < response.items_size(); ++i) {
@@ -802,7 +889,15 @@ std::string FormatResponseTable(const v1::RerankResponse& response,
     }
     absl::StrAppendFormat(&out, "%10.4f  %5d  ", item.score(),
                           item.input_position());
-    if (item.has_explanation()) {
+    if (learned) {
+      if (item.has_explanation()) {
+        absl::StrAppendFormat(&out, "%10.4f  %+10.4f\n", LearnedScore(ex),
+                              ex.rules());
+      } else {
+        absl::StrAppendFormat(&out, "%10s  %10s\n", "-", "-");
+      }
+      AppendFeatureLines(ex, max_feature_lines, detail_indent, &out);
+    } else if (item.has_explanation()) {
       absl::StrAppendFormat(&out, "%10.4f  %10.4f  %+10.4f\n", ex.base(),
                             ex.factor(), ex.boost_total());
     } else {
@@ -829,9 +924,11 @@ std::string FormatResponseTable(const v1::RerankResponse& response,
   }
   if (response.items().empty()) absl::StrAppend(&out, "(no items)\n");
   if (any_unknown) {
-    absl::StrAppend(&out,
-                    "* not in the model: keeps its base score (+ direct "
-                    "boosts)\n");
+    absl::StrAppend(&out, learned
+                              ? "* not in the model: its factor features "
+                                "are 0\n"
+                              : "* not in the model: keeps its base score (+ "
+                                "direct boosts)\n");
   }
   if (!any_explanation && !response.items().empty()) {
     absl::StrAppend(&out, "(no explanations: run with --explain)\n");
@@ -1057,7 +1154,13 @@ rerank:
   --now_ms=MS             Score at this moment (default: server clock). Also
                           the reference for relative event times.
   --[no]explain           Ask for explanations (default true); the table
-                          shows base, factor and every boost from them.
+                          shows base, factor and every boost from them
+                          (learned rankers: their score and the 5 largest
+                          feature contributions).
+  --ranker=formula|linear|gbdt
+                          The function that orders the candidates, e.g. for
+                          an A/B test (default: the server config's, else
+                          the model's). See README "Learned ranking".
   --request_id=ID         Default: generated "cli-<hex>".
   --override=NAME=V,...   Per-request ScoringParams by field name, e.g.
                           half_life_seconds=600,factor_weight=2
@@ -1068,7 +1171,7 @@ rerank:
                           rule's reason under the items it touched.
   --removed               Also list the candidates that filters removed.
   With --request, --top_k, --now_ms, --explain, --request_id, --override,
-  --profile, --rules and --removed adjust the file's request;
+  --profile, --rules, --removed and --ranker adjust the file's request;
   --user/--candidates/--events are refused.
 
 common:

@@ -68,6 +68,7 @@ struct CliRequestFlags {
   std::string profile;          // --profile
   std::string rules;            // --rules: v1::Rules as protobuf JSON
   bool return_removed = false;  // --removed
+  std::string ranker;  // --ranker=formula|linear|gbdt; empty: server default
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -114,6 +115,10 @@ absl::Status ApplyOverrides(absl::string_view spec, v1::ScoringParams* params);
 // typo in a hand-written request file should not be silently dropped.
 absl::StatusOr<v1::RerankRequest> ParseRequestJson(absl::string_view json);
 
+// --ranker: "formula", "linear" or "gbdt" (any case). Anything else, also
+// "unspecified", is an INVALID_ARGUMENT naming --ranker and the valid values.
+absl::StatusOr<v1::RankerKind> ParseRanker(absl::string_view name);
+
 // "cli-<hex>": unique enough to find one call in the server logs.
 std::string GenerateRequestId();
 
@@ -124,7 +129,8 @@ absl::StatusOr<v1::RerankRequest> BuildRequestFromFlags(
     const CliRequestFlags& flags, int64_t now_ms);
 
 // Applies --top_k, --now_ms, --explain, --request_id (generated when neither
-// the flag nor the request has one) and --override on top of `request`. Used
+// the flag nor the request has one), --profile, --rules, --removed, --ranker
+// and --override on top of `request`. Used
 // both for flag-built and for JSON requests, so these flags adjust a file.
 absl::Status ApplyCommonRequestFlags(const CliRequestFlags& flags,
                                      v1::RerankRequest* request);
@@ -145,11 +151,22 @@ absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view name);
 // "450ms", "60s", "5m", "1h30m", "2d3h". Two units at most: for reading.
 std::string FormatAge(int64_t age_ms);
 
+// Feature lines printed under each item of a learned ranker's table.
+inline constexpr int kDefaultFeatureLines = 5;
+
 // The human table: one row per item, its boost lines and purchase demotion
 // underneath, then a footer with model, user, fallbacks, stats, server now_ms
 // and the client-measured `latency`.
+//
+// When a learned ranker scored (response.ranker LINEAR or GBDT) a
+// "ranker: NAME" line comes first, the base/factor/boosts columns become
+// `ranker` (ranker_bias + sum of feature contributions) and `rules`, and
+// under each item are its `max_feature_lines` largest feature contributions
+// by magnitude (zero ones are skipped; the rest are summed on one line).
+// Formula responses print exactly as they did before learned rankers.
 std::string FormatResponseTable(const v1::RerankResponse& response,
-                                absl::Duration latency);
+                                absl::Duration latency,
+                                int max_feature_lines = kDefaultFeatureLines);
 
 // Protobuf JSON (pretty, defaults included so scripts never see a missing
 // key).

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -551,6 +552,50 @@ TEST(BuildRequestFromFlagsTest, ProfileRulesAndRemovedAreSent) {
   EXPECT_EQ(request->rules().pins(0).item_id(), "b");
 }
 
+TEST(BuildRequestFromFlagsTest, RankerFlagIsSentAndUnsetLeavesServerDefault) {
+  CliRequestFlags flags;
+  flags.candidates = "a";
+  absl::StatusOr<v1::RerankRequest> request =
+      BuildRequestFromFlags(flags, kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->ranker(), v1::RANKER_KIND_UNSPECIFIED);
+  const std::pair<const char*, v1::RankerKind> kCases[] = {
+      {"formula", v1::RANKER_KIND_FORMULA},
+      {"linear", v1::RANKER_KIND_LINEAR},
+      {"gbdt", v1::RANKER_KIND_GBDT},
+      {"GBDT", v1::RANKER_KIND_GBDT}};
+  for (const auto& [name, kind] : kCases) {
+    flags.ranker = name;
+    request = BuildRequestFromFlags(flags, kNow);
+    ASSERT_TRUE(request.ok()) << name << ": " << request.status();
+    EXPECT_EQ(request->ranker(), kind) << name;
+  }
+}
+
+TEST(BuildRequestFromFlagsTest, BadRankerIsRefusedNamingTheFlagAndValues) {
+  CliRequestFlags flags;
+  flags.candidates = "a";
+  for (const char* bad : {"xgboost", "unspecified", "RANKER_KIND_GBDT"}) {
+    flags.ranker = bad;
+    const absl::Status status = BuildRequestFromFlags(flags, kNow).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(status.message()),
+                AllOf(StartsWith(absl::StrCat("--ranker=", bad, ": ")),
+                      HasSubstr("formula, linear or gbdt")));
+  }
+}
+
+TEST(BuildRerankRequestTest, RankerFlagReplacesTheFilesRanker) {
+  CliOptions options;
+  options.request_path = "-";
+  options.request.ranker = "linear";
+  std::istringstream in(
+      R"({"candidates": [{"itemId": "a"}], "ranker": "RANKER_KIND_GBDT"})");
+  auto request = BuildRerankRequest(options, in, kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->ranker(), v1::RANKER_KIND_LINEAR);
+}
+
 TEST(BuildRequestFromFlagsTest, BadRulesJsonIsRefusedNamingTheFlag) {
   CliRequestFlags flags;
   flags.candidates = "a";
@@ -563,6 +608,123 @@ TEST(BuildRequestFromFlagsTest, BadRulesJsonIsRefusedNamingTheFlag) {
 TEST(FormatResponseTableTest, EmptyResponseSaysNoItems) {
   EXPECT_THAT(FormatResponseTable(v1::RerankResponse(), absl::ZeroDuration()),
               HasSubstr("(no items)"));
+}
+
+void AddFeature(v1::Explanation* ex, absl::string_view name, double value,
+                double contribution) {
+  v1::FeatureContribution* feature = ex->add_features();
+  feature->set_name(std::string(name));
+  feature->set_value(value);
+  feature->set_contribution(contribution);
+}
+
+// One item scored by the trees: bias 0.2, three non-zero contributions in
+// feature order (not magnitude order), one zero one, and a boost rule.
+v1::RerankResponse GbdtResponse() {
+  v1::RerankResponse response;
+  response.set_ranker(v1::RANKER_KIND_GBDT);
+  response.set_model_version("gbdt-1");
+  response.set_user_known(true);
+  v1::RankedItem* item = response.add_items();
+  item->set_item_id("71053");
+  item->set_score(0.56);
+  item->set_input_position(1);
+  v1::Explanation* ex = item->mutable_explanation();
+  ex->set_known_item(true);
+  ex->set_ranker_bias(0.2);
+  ex->set_rules(0.5);
+  AddFeature(ex, "base_score", 0.9, 0.05);
+  AddFeature(ex, "user_dot_z", 1.23, 0.41);
+  AddFeature(ex, "popularity", 0.3, -0.6);
+  AddFeature(ex, "item_known", 1, 0);
+  v1::Reason* boosted = item->add_reasons();
+  boosted->set_code(v1::REASON_CODE_BOOSTED);
+  boosted->set_rule("xmas");
+  boosted->set_score_delta(0.5);
+  return response;
+}
+
+TEST(FormatResponseTableTest, LearnedRankerShowsRankerAndRulesColumns) {
+  const std::string table =
+      FormatResponseTable(GbdtResponse(), absl::ZeroDuration());
+  EXPECT_THAT(table, StartsWith("ranker: gbdt\n"
+                                "rank  item_id       score    pos"
+                                "      ranker       rules\n"));
+  // ranker = 0.2 + 0.05 + 0.41 - 0.6.
+  EXPECT_THAT(table, HasSubstr("   1  71053        0.5600      1"
+                               "      0.0600     +0.5000\n"));
+  EXPECT_THAT(table, Not(HasSubstr("factor")));
+  EXPECT_THAT(table, Not(HasSubstr("boosts")));
+}
+
+TEST(FormatResponseTableTest, LearnedRankerListsContributionsByMagnitude) {
+  const std::string table =
+      FormatResponseTable(GbdtResponse(), absl::ZeroDuration());
+  // Largest |contribution| first, zero contributions left out, then the
+  // rule reasons as for the formula.
+  EXPECT_THAT(table, HasSubstr("      0.0600     +0.5000\n"
+                               "      ← popularity = 0.3000: -0.6000\n"
+                               "      ← user_dot_z = 1.2300: +0.4100\n"
+                               "      ← base_score = 0.9000: +0.0500\n"
+                               "      ⚑ BOOSTED by xmas: +0.5000\n"));
+  EXPECT_THAT(table, Not(HasSubstr("item_known")));
+}
+
+TEST(FormatResponseTableTest, LearnedRankerShowsFiveFeaturesAndSumsTheRest) {
+  v1::RerankResponse response = GbdtResponse();
+  v1::Explanation* ex = response.mutable_items(0)->mutable_explanation();
+  ex->clear_features();
+  for (int i = 1; i <= 7; ++i) {
+    AddFeature(ex, absl::StrCat("f", i), i, (i % 2 == 0 ? -0.1 : 0.1) * i);
+  }
+  const std::string table = FormatResponseTable(response, absl::ZeroDuration());
+  EXPECT_THAT(table, HasSubstr("      ← f7 = 7.0000: +0.7000\n"
+                               "      ← f6 = 6.0000: -0.6000\n"
+                               "      ← f5 = 5.0000: +0.5000\n"
+                               "      ← f4 = 4.0000: -0.4000\n"
+                               "      ← f3 = 3.0000: +0.3000\n"
+                               "      ← 2 more features: -0.1000\n"));
+  EXPECT_THAT(table, Not(HasSubstr("← f2 ")));
+
+  const std::string six =
+      FormatResponseTable(response, absl::ZeroDuration(), 6);
+  EXPECT_THAT(six, HasSubstr("      ← f2 = 2.0000: -0.2000\n"
+                             "      ← 1 more feature: +0.1000\n"));
+}
+
+TEST(FormatResponseTableTest, LinearRankerIsNamedAndNoRankerFallbackSaid) {
+  v1::RerankResponse response = GbdtResponse();
+  response.set_ranker(v1::RANKER_KIND_LINEAR);
+  EXPECT_THAT(FormatResponseTable(response, absl::ZeroDuration()),
+              StartsWith("ranker: linear\nrank  item_id"));
+  response.add_fallbacks(v1::FALLBACK_NO_RANKER);
+  const std::string table = FormatResponseTable(response, absl::ZeroDuration());
+  EXPECT_THAT(table, StartsWith("ranker: linear (fallback NO_RANKER: the "
+                                "configured ranker is not in the model, so "
+                                "the model's default served)\n"));
+  EXPECT_THAT(table, HasSubstr("fallbacks   NO_RANKER\n"));
+}
+
+TEST(FormatResponseTableTest, FormulaRankerPrintsTheFormulaTableUnchanged) {
+  v1::RerankResponse formula = SampleResponse();
+  formula.set_ranker(v1::RANKER_KIND_FORMULA);
+  formula.add_fallbacks(v1::FALLBACK_NO_RANKER);
+  v1::RerankResponse unspecified = SampleResponse();
+  unspecified.add_fallbacks(v1::FALLBACK_NO_RANKER);
+  const std::string table = FormatResponseTable(formula, absl::ZeroDuration());
+  EXPECT_EQ(table, FormatResponseTable(unspecified, absl::ZeroDuration()));
+  EXPECT_THAT(table, StartsWith("rank  item_id"));
+  EXPECT_THAT(table, HasSubstr("base      factor      boosts\n"));
+  EXPECT_THAT(table, Not(HasSubstr("ranker")));
+}
+
+TEST(FormatResponseTableTest, LearnedRankerWithoutExplanationsShowsDashes) {
+  v1::RerankResponse response = GbdtResponse();
+  response.mutable_items(0)->clear_explanation();
+  const std::string table = FormatResponseTable(response, absl::ZeroDuration());
+  EXPECT_THAT(table, HasSubstr("   1  71053        0.5600      1"
+                               "           -           -\n"));
+  EXPECT_THAT(table, HasSubstr("run with --explain"));
 }
 
 TEST(FormatAgeTest, UsesReadableUnits) {
@@ -828,6 +990,20 @@ TEST_F(RunCommandTest, LocalFlagErrorExits2WithoutCallingTheServer) {
   EXPECT_EQ(fake_.last_request().ByteSizeLong(), 0u);
 }
 
+TEST_F(RunCommandTest, RerankSendsRankerFlagAndRefusesABadOneLocally) {
+  CliOptions options = RerankOptions();
+  options.request.ranker = "gbdt";
+  EXPECT_EQ(Run("rerank", options), kExitOk) << err_.str();
+  EXPECT_EQ(fake_.last_request().ranker(), v1::RANKER_KIND_GBDT);
+
+  options.request.ranker = "trees";
+  options.request.request_id = "test-2";
+  EXPECT_EQ(Run("rerank", options), kExitInvalidArgument);
+  EXPECT_THAT(err_.str(),
+              StartsWith("error: INVALID_ARGUMENT: --ranker=trees"));
+  EXPECT_EQ(fake_.last_request().request_id(), "test-1");
+}
+
 TEST_F(RunCommandTest, InfoPrintsKeyValueLines) {
   EXPECT_EQ(Run("info", CliOptions()), kExitOk) << err_.str();
   EXPECT_THAT(out_.str(), AllOf(HasSubstr("version:"), HasSubstr("v1\n"),
@@ -934,6 +1110,7 @@ TEST(UsageTextTest, ListsSubcommandsAndExamples) {
       AllOf(HasSubstr("rerank-cli rerank"), HasSubstr("rerank-cli info"),
             HasSubstr("rerank-cli reload"), HasSubstr("rerank-cli health"),
             HasSubstr("Examples:"), HasSubstr("Exit codes")));
+  EXPECT_THAT(usage, HasSubstr("--ranker=formula|linear|gbdt"));
 }
 
 }  // namespace
