@@ -86,17 +86,17 @@ absl::Status ValidateRankingData(const RankingData& data,
   return absl::OkStatus();
 }
 
-double MeanNdcg(const RankingData& data, const std::vector<double>& scores,
-                int cutoff) {
+std::vector<double> ListNdcg(const RankingData& data,
+                             const std::vector<double>& scores, int cutoff) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> out(static_cast<size_t>(data.num_lists()), nan);
   if (static_cast<int64_t>(scores.size()) != data.num_rows() || cutoff < 1) {
-    return std::numeric_limits<double>::quiet_NaN();
+    return out;
   }
   // A NaN would break the sort's ordering.
   for (const double s : scores) {
-    if (std::isnan(s)) return std::numeric_limits<double>::quiet_NaN();
+    if (std::isnan(s)) return out;
   }
-  double sum = 0.0;
-  int64_t counted = 0;
   std::vector<int64_t> order;
   std::vector<float> ideal;
   for (int64_t g = 0; g + 1 < static_cast<int64_t>(data.offsets.size());
@@ -124,7 +124,18 @@ double MeanNdcg(const RankingData& data, const std::vector<double>& scores,
     for (int64_t p = 0; p < k; ++p) {
       dcg += Gain(data.labels[order[p]]) * Discount(p);
     }
-    sum += dcg / idcg;
+    out[g] = dcg / idcg;
+  }
+  return out;
+}
+
+double MeanNdcg(const RankingData& data, const std::vector<double>& scores,
+                int cutoff) {
+  double sum = 0.0;
+  int64_t counted = 0;
+  for (const double v : ListNdcg(data, scores, cutoff)) {
+    if (std::isnan(v)) continue;
+    sum += v;
     ++counted;
   }
   if (counted == 0) return std::numeric_limits<double>::quiet_NaN();

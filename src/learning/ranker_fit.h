@@ -102,5 +102,10 @@ absl::StatusOr<RankerSpec> FitGbdt(const RankingData& train,
 // relevant row are skipped.
 double MeanNdcg(const RankingData& data, const std::vector<double>& scores,
                 int cutoff);
+// NDCG@cutoff of each list (NaN for a list without a relevant row, and for
+// every list when `scores` has the wrong size or a NaN). MeanNdcg is the
+// mean of the non-NaN entries.
+std::vector<double> ListNdcg(const RankingData& data,
+                             const std::vector<double>& scores, int cutoff);
 
 }  // namespace rerank

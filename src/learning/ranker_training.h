@@ -19,7 +19,8 @@
 //     ranker does not learn one retriever's order.
 //  3. Lists are split (seeded, by list) into fitting and validation lists;
 //     linear and gbdt rankers are fitted (learning/ranker_fit.h), and the
-//     default ranker is the better one on the validation lists.
+//     default ranker is linear unless gbdt beats it on the validation lists
+//     by more than two standard errors of the paired per-list difference.
 //
 // Deterministic for a seed and thread count.
 
@@ -45,7 +46,7 @@ enum class RankerChoice {
   kFormula,  // no learned ranker: the model serves the formula
   kLinear,
   kGbdt,
-  kAuto,  // both, the better on the validation lists is the default
+  kAuto,  // both; gbdt is the default only if clearly better (see report)
 };
 // "formula", "linear", "gbdt", "auto".
 absl::StatusOr<RankerChoice> ParseRankerChoice(absl::string_view name);
@@ -73,6 +74,18 @@ struct RankerTrainingOptions {
 
 absl::Status ValidateRankerTrainingOptions(const RankerTrainingOptions& o);
 
+// Mean and standard error of a per-list difference of NDCG@10.
+struct PairedDifference {
+  double mean = 0.0;
+  double standard_error = 0.0;
+  int64_t lists = 0;
+};
+
+// NDCG@10 of ranker b minus ranker a over the validation lists, paired by
+// list (lists without a relevant row skipped).
+absl::StatusOr<PairedDifference> PairedValidationDifference(
+    const RankerSpec& a, const RankerSpec& b, const RankingData& validation);
+
 struct RankerTrainingReport {
   double split_time = 0.0;  // Unix seconds
   int64_t inner_train_interactions = 0;
@@ -86,6 +99,9 @@ struct RankerTrainingReport {
   FitReport linear, gbdt;
   // NDCG@10 of the validation lists in the lists' own (retriever) order.
   double validation_ndcg_baseline = 0.0;
+  // With both fitted: gbdt minus linear, paired over the validation lists.
+  // kAuto chooses gbdt only when mean - 2 standard errors > 0.
+  PairedDifference gbdt_minus_linear;
   RankerKind chosen = RankerKind::kFormula;
   double seconds = 0.0;
   // kAuto on a log too small to fit on: why the model keeps the formula.

@@ -1,0 +1,183 @@
+// Cost of the learned rankers against the formula (issue 13, "Performance"):
+//   BM_RerankRanker/kind:0  the formula (today's score)
+//   BM_RerankRanker/kind:1  a linear ranker over every feature
+//   BM_RerankRanker/kind:2  gbdt: `trees` full trees of depth `depth`
+// on the same requests (rerank-loadgen's RequestPool, every shopper known)
+// against the same synthetic model with item counts, through RerankWire as
+// rerankd calls it. Report ratios of kind 1 and 2 to kind 0 from one run:
+//
+//   build/bench/micro/ranker_bench --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true
+//
+// Args: kind, candidates, dim, events, trees, depth.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "bench/micro/synthetic_model.h"
+#include "loadgen/request_pool.h"
+#include "model/model_snapshot.h"
+#include "ranking/features.h"
+#include "ranking/ranker.h"
+#include "scoring/scorer.h"
+
+namespace rerank::bench {
+namespace {
+
+constexpr int64_t kUsers = 10'000;
+constexpr int64_t kItems = 100'000;
+constexpr int kPoolSize = 16;
+
+RankerSpec LinearOverAllFeatures(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  RankerSpec spec;
+  spec.kind = RankerKind::kLinear;
+  spec.feature_set = kFeatureSetName;
+  for (int f = 0; f < kNumFeatures; ++f) {
+    spec.feature_names.emplace_back(FeatureNames()[f]);
+    spec.linear.weights.push_back(u(rng));
+    spec.linear.means.push_back(0.1 * u(rng));
+    spec.linear.scales.push_back(1.0 + 0.5 * (u(rng) + 1.0));
+  }
+  return spec;
+}
+
+// Depth of node i in a breadth-first full binary tree.
+int Level(int i) {
+  int level = 0;
+  while (i > 0) {
+    i = (i - 1) / 2;
+    ++level;
+  }
+  return level;
+}
+
+// Full binary trees of `depth` splitting on random features at random
+// thresholds in [-0.5, 0.5): every row walks `depth` levels of every tree.
+RankerSpec FullTrees(int trees, int depth, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-0.5, 0.5);
+  RankerSpec spec;
+  spec.kind = RankerKind::kGbdt;
+  spec.feature_set = kFeatureSetName;
+  for (int f = 0; f < kNumFeatures; ++f) {
+    spec.feature_names.emplace_back(FeatureNames()[f]);
+  }
+  const int nodes = (1 << (depth + 1)) - 1;
+  const int internal = (1 << depth) - 1;
+  for (int t = 0; t < trees; ++t) {
+    TreeSpec tree;
+    for (int i = 0; i < nodes; ++i) {
+      const bool leaf = i >= internal;
+      tree.left.push_back(leaf ? -1 : 2 * i + 1);
+      tree.right.push_back(leaf ? -1 : 2 * i + 2);
+      tree.feature.push_back(
+          leaf ? 0 : static_cast<int32_t>(rng() % kNumFeatures));
+      tree.threshold.push_back(leaf ? 0.0f : static_cast<float>(u(rng)));
+      tree.default_left.push_back(static_cast<uint8_t>(rng() & 1));
+      tree.value.push_back(leaf ? 0.01 * u(rng) : 0.0);
+      tree.cover.push_back(static_cast<double>(1 << (depth - Level(i))));
+    }
+    spec.gbdt.trees.push_back(std::move(tree));
+  }
+  return spec;
+}
+
+std::shared_ptr<const ModelSnapshot> ModelWithRankers(int32_t dim, int trees,
+                                                      int depth) {
+  static std::mutex mu;
+  static auto* cache =
+      new std::map<std::tuple<int32_t, int, int>,
+                   std::shared_ptr<const ModelSnapshot>>();
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = (*cache)[{dim, trees, depth}];
+  if (slot == nullptr) {
+    SyntheticModelOptions o;
+    o.users = kUsers;
+    o.items = kItems;
+    o.dim = dim;
+    ModelData data = MakeSyntheticModelData(o);
+    data.item_counts.resize(data.item_ids.size());
+    for (size_t i = 0; i < data.item_counts.size(); ++i) {
+      data.item_counts[i] = static_cast<float>(i % 1000);
+    }
+    data.rankers = {LinearOverAllFeatures(11), FullTrees(trees, depth, 13)};
+    data.default_ranker = RankerKind::kFormula;
+    auto model = ModelSnapshot::FromData(std::move(data));
+    if (!model.ok()) {
+      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+      std::abort();
+    }
+    slot = std::move(*model);
+  }
+  return slot;
+}
+
+std::vector<v1::RerankRequest> Requests(int candidates, int events) {
+  static const loadgen::IdLists ids = loadgen::SyntheticIds(
+      static_cast<int>(kItems), static_cast<int>(kUsers));
+  loadgen::RequestPoolOptions o;
+  o.pool_size = kPoolSize;
+  o.candidates = candidates;
+  o.events = events;
+  o.unknown_user_fraction = 0.0;
+  auto pool = loadgen::RequestPool::Build(ids, o);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "%s\n", pool.status().ToString().c_str());
+    std::abort();
+  }
+  std::vector<v1::RerankRequest> out;
+  for (size_t i = 0; i < pool->size(); ++i) out.push_back(pool->request(i));
+  return out;
+}
+
+void BM_RerankRanker(benchmark::State& state) {
+  const auto kind = static_cast<RankerKind>(state.range(0));
+  const int candidates = static_cast<int>(state.range(1));
+  const int32_t dim = static_cast<int32_t>(state.range(2));
+  const int events = static_cast<int>(state.range(3));
+  const int trees = static_cast<int>(state.range(4));
+  const int depth = static_cast<int>(state.range(5));
+  const auto model = ModelWithRankers(dim, trees, depth);
+  const auto requests = Requests(candidates, events);
+  ScorerOptions options;
+  options.ranker = kind;
+  std::string items_wire;
+  size_t i = 0;
+  for (auto _ : state) {
+    v1::RerankResponse response;
+    items_wire.clear();
+    const absl::Status status =
+        RerankWire(*model, requests[i], options, 0, &response, &items_wire);
+    if (!status.ok()) {
+      state.SkipWithError(status.ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(items_wire.data());
+    if (++i == requests.size()) i = 0;
+  }
+  state.SetItemsProcessed(state.iterations() * candidates);
+}
+
+BENCHMARK(BM_RerankRanker)
+    ->ArgNames({"kind", "cand", "dim", "events", "trees", "depth"})
+    ->Args({0, 200, 64, 20, 300, 6})
+    ->Args({1, 200, 64, 20, 300, 6})
+    ->Args({2, 200, 64, 20, 300, 6})
+    ->Args({0, 1000, 64, 50, 300, 6})
+    ->Args({1, 1000, 64, 50, 300, 6})
+    ->Args({2, 1000, 64, 50, 300, 6})
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace rerank::bench
+
+BENCHMARK_MAIN();
