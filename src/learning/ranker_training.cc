@@ -504,6 +504,10 @@ absl::Status TrainRankers(const InteractionLog& log, const TrainOptions& train,
   if (want_linear) {
     LinearFitOptions lo = options.linear;
     lo.seed = options.seed;
+    if (lo.features.empty()) {
+      lo.features.assign(std::begin(kDefaultRankerFeatures),
+                         std::end(kDefaultRankerFeatures));
+    }
     ASSIGN_OR_RETURN(RankerSpec spec, FitLinear(fit, validation, lo, progress,
                                                 &report->linear));
     report->fitted_linear = true;
@@ -518,6 +522,10 @@ absl::Status TrainRankers(const InteractionLog& log, const TrainOptions& train,
   if (want_gbdt) {
     GbdtFitOptions go = options.gbdt;
     go.seed = options.seed;
+    if (go.features.empty()) {
+      go.features.assign(std::begin(kDefaultRankerFeatures),
+                         std::end(kDefaultRankerFeatures));
+    }
     go.threads = options.threads;
     ASSIGN_OR_RETURN(RankerSpec spec, FitGbdt(fit, validation, go, progress,
                                               &report->gbdt));

@@ -20,9 +20,11 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
 #include "learning/ranker_training.h"
+#include "ranking/features.h"
 #include "training/trainer.h"
 
 ABSL_FLAG(std::string, log, "",
@@ -80,17 +82,23 @@ ABSL_FLAG(int32_t, max_user_history, 500,
           "co-occurrence (bounds the quadratic cost).");
 
 ABSL_FLAG(std::string, ranker, "auto",
-          "Learned ranker to fit: auto (linear and gbdt, the better on the "
-          "validation lists is the default) | linear | gbdt | formula (none).");
+          "Learned ranker to fit: auto (linear and gbdt; gbdt is the default "
+          "only when it beats linear on the validation lists beyond noise) | "
+          "linear | gbdt | formula (none).");
 ABSL_FLAG(double, ranker_holdout, 0.1,
           "Last fraction of the log (by interactions) held out to build the "
           "rankers' training lists.");
 ABSL_FLAG(int32_t, ranker_lists, 6000,
           "Held-out baskets sampled as training lists (0: all).");
 ABSL_FLAG(int32_t, ranker_candidates, 50,
-          "Candidates per training list besides the true item.");
+          "Candidates per training list, as the retriever returns them (the "
+          "list is N+1 long).");
 ABSL_FLAG(int32_t, ranker_events, 20,
           "Events per training request: the user's last N.");
+ABSL_FLAG(std::string, ranker_features, "",
+          "Comma-separated feature names (README \"Learned ranking\") the "
+          "rankers may use; empty: the default set (scale-free features, "
+          "none from the caller's retriever); all: every feature.");
 ABSL_FLAG(int32_t, gbdt_trees, 300, "Most trees of the gbdt ranker.");
 ABSL_FLAG(int32_t, gbdt_depth, 6, "Depth of the gbdt ranker's trees.");
 
@@ -109,6 +117,23 @@ absl::StatusOr<RankerTrainingOptions> RankerOptionsFromFlags(
   o.max_events = absl::GetFlag(FLAGS_ranker_events);
   o.gbdt.max_trees = absl::GetFlag(FLAGS_gbdt_trees);
   o.gbdt.max_depth = absl::GetFlag(FLAGS_gbdt_depth);
+  const std::string features = absl::GetFlag(FLAGS_ranker_features);
+  if (features == "all") {
+    for (absl::string_view name : FeatureNames()) {
+      o.linear.features.emplace_back(name);
+    }
+    o.gbdt.features = o.linear.features;
+  } else if (!features.empty()) {
+    for (absl::string_view name : absl::StrSplit(features, ',')) {
+      if (FindFeature(name) < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--ranker_features: '", name, "' is not a feature of ",
+            kFeatureSetName));
+      }
+      o.linear.features.emplace_back(name);
+    }
+    o.gbdt.features = o.linear.features;
+  }
   o.seed = train.als.seed;
   o.threads = train.als.threads;
   absl::Status valid = ValidateRankerTrainingOptions(o);
