@@ -1,7 +1,9 @@
 // Cost of the learned rankers against the formula (issue 13, "Performance"):
 //   BM_RerankRanker/kind:0  the formula (today's score)
-//   BM_RerankRanker/kind:1  a linear ranker over every feature
-//   BM_RerankRanker/kind:2  gbdt: `trees` full trees of depth `depth`
+//   BM_RerankRanker/kind:1  a linear ranker over rerank-train's default
+//                           features (all:0) or every feature (all:1)
+//   BM_RerankRanker/kind:2  gbdt: `trees` full trees of depth `depth` over
+//                           the default features
 // on the same requests (rerank-loadgen's RequestPool, every shopper known)
 // against the same synthetic model with item counts, through RerankWire as
 // rerankd calls it. Report ratios of kind 1 and 2 to kind 0 from one run:
@@ -9,7 +11,7 @@
 //   build/bench/micro/ranker_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 //
-// Args: kind, candidates, dim, events, trees, depth.
+// Args: kind, candidates, dim, events, trees, depth, all.
 
 #include <cstdint>
 #include <map>
@@ -35,14 +37,23 @@ constexpr int64_t kUsers = 10'000;
 constexpr int64_t kItems = 100'000;
 constexpr int kPoolSize = 16;
 
-RankerSpec LinearOverAllFeatures(uint64_t seed) {
+// A linear ranker over rerank-train's default features, or every feature.
+RankerSpec LinearRanker(bool all_features, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   RankerSpec spec;
   spec.kind = RankerKind::kLinear;
   spec.feature_set = kFeatureSetName;
-  for (int f = 0; f < kNumFeatures; ++f) {
-    spec.feature_names.emplace_back(FeatureNames()[f]);
+  if (all_features) {
+    for (absl::string_view name : FeatureNames()) {
+      spec.feature_names.emplace_back(name);
+    }
+  } else {
+    for (const char* name : kDefaultRankerFeatures) {
+      spec.feature_names.emplace_back(name);
+    }
+  }
+  for (size_t j = 0; j < spec.feature_names.size(); ++j) {
     spec.linear.weights.push_back(u(rng));
     spec.linear.means.push_back(0.1 * u(rng));
     spec.linear.scales.push_back(1.0 + 0.5 * (u(rng) + 1.0));
@@ -62,15 +73,17 @@ int Level(int i) {
 
 // Full binary trees of `depth` splitting on random features at random
 // thresholds in [-0.5, 0.5): every row walks `depth` levels of every tree.
+// Over rerank-train's default features.
 RankerSpec FullTrees(int trees, int depth, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(-0.5, 0.5);
   RankerSpec spec;
   spec.kind = RankerKind::kGbdt;
   spec.feature_set = kFeatureSetName;
-  for (int f = 0; f < kNumFeatures; ++f) {
-    spec.feature_names.emplace_back(FeatureNames()[f]);
+  for (const char* name : kDefaultRankerFeatures) {
+    spec.feature_names.emplace_back(name);
   }
+  const int num_features = static_cast<int>(spec.feature_names.size());
   const int nodes = (1 << (depth + 1)) - 1;
   const int internal = (1 << depth) - 1;
   for (int t = 0; t < trees; ++t) {
@@ -80,7 +93,7 @@ RankerSpec FullTrees(int trees, int depth, uint64_t seed) {
       tree.left.push_back(leaf ? -1 : 2 * i + 1);
       tree.right.push_back(leaf ? -1 : 2 * i + 2);
       tree.feature.push_back(
-          leaf ? 0 : static_cast<int32_t>(rng() % kNumFeatures));
+          leaf ? 0 : static_cast<int32_t>(rng() % num_features));
       tree.threshold.push_back(leaf ? 0.0f : static_cast<float>(u(rng)));
       tree.default_left.push_back(static_cast<uint8_t>(rng() & 1));
       tree.value.push_back(leaf ? 0.01 * u(rng) : 0.0);
@@ -92,13 +105,14 @@ RankerSpec FullTrees(int trees, int depth, uint64_t seed) {
 }
 
 std::shared_ptr<const ModelSnapshot> ModelWithRankers(int32_t dim, int trees,
-                                                      int depth) {
+                                                      int depth,
+                                                      bool all_features) {
   static std::mutex mu;
   static auto* cache =
-      new std::map<std::tuple<int32_t, int, int>,
+      new std::map<std::tuple<int32_t, int, int, bool>,
                    std::shared_ptr<const ModelSnapshot>>();
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = (*cache)[{dim, trees, depth}];
+  auto& slot = (*cache)[{dim, trees, depth, all_features}];
   if (slot == nullptr) {
     SyntheticModelOptions o;
     o.users = kUsers;
@@ -109,7 +123,8 @@ std::shared_ptr<const ModelSnapshot> ModelWithRankers(int32_t dim, int trees,
     for (size_t i = 0; i < data.item_counts.size(); ++i) {
       data.item_counts[i] = static_cast<float>(i % 1000);
     }
-    data.rankers = {LinearOverAllFeatures(11), FullTrees(trees, depth, 13)};
+    data.rankers = {LinearRanker(all_features, 11),
+                    FullTrees(trees, depth, 13)};
     data.default_ranker = RankerKind::kFormula;
     auto model = ModelSnapshot::FromData(std::move(data));
     if (!model.ok()) {
@@ -146,7 +161,8 @@ void BM_RerankRanker(benchmark::State& state) {
   const int events = static_cast<int>(state.range(3));
   const int trees = static_cast<int>(state.range(4));
   const int depth = static_cast<int>(state.range(5));
-  const auto model = ModelWithRankers(dim, trees, depth);
+  const bool all_features = state.range(6) != 0;
+  const auto model = ModelWithRankers(dim, trees, depth, all_features);
   const auto requests = Requests(candidates, events);
   ScorerOptions options;
   options.ranker = kind;
@@ -168,13 +184,14 @@ void BM_RerankRanker(benchmark::State& state) {
 }
 
 BENCHMARK(BM_RerankRanker)
-    ->ArgNames({"kind", "cand", "dim", "events", "trees", "depth"})
-    ->Args({0, 200, 64, 20, 300, 6})
-    ->Args({1, 200, 64, 20, 300, 6})
-    ->Args({2, 200, 64, 20, 300, 6})
-    ->Args({0, 1000, 64, 50, 300, 6})
-    ->Args({1, 1000, 64, 50, 300, 6})
-    ->Args({2, 1000, 64, 50, 300, 6})
+    ->ArgNames({"kind", "cand", "dim", "events", "trees", "depth", "all"})
+    ->Args({0, 200, 64, 20, 300, 6, 0})
+    ->Args({1, 200, 64, 20, 300, 6, 0})
+    ->Args({1, 200, 64, 20, 300, 6, 1})
+    ->Args({2, 200, 64, 20, 300, 6, 0})
+    ->Args({0, 1000, 64, 50, 300, 6, 0})
+    ->Args({1, 1000, 64, 50, 300, 6, 0})
+    ->Args({2, 1000, 64, 50, 300, 6, 0})
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

@@ -52,23 +52,6 @@ enum class RankerChoice {
 absl::StatusOr<RankerChoice> ParseRankerChoice(absl::string_view name);
 absl::string_view RankerChoiceName(RankerChoice choice);
 
-// The features the rankers use unless told otherwise (--ranker_features):
-// those whose scale does not depend on the shop, and none that the caller's
-// retrieval stage supplies. Within-list z-scores rather than raw dot
-// products and evidence sums, because raw scales differ by orders of
-// magnitude between shops and between time slices of one shop; bounded or
-// per-model-normalised features as they are. No base_score, base rank or
-// input position: the training lists come from rerank-train's own
-// retrievers, whose scores and order say nothing about how the shop's
-// retriever scores, so weights learned on them would not carry to serving.
-// The rest of the set (features.h) stays available by name.
-inline constexpr const char* kDefaultRankerFeatures[] = {
-    "user_dot_z",        "session_dot_z",  "session_cosine",
-    "neighbor_rank_z",   "neighbor_count", "direct_rank",
-    "purchased_before",  "category_share", "last_event_recency",
-    "popularity_z",      "user_known",     "item_known",
-};
-
 struct RankerTrainingOptions {
   RankerChoice choice = RankerChoice::kAuto;
   // The held-out last slice of the log, by interactions.
@@ -85,7 +68,7 @@ struct RankerTrainingOptions {
   int retriever_neighbors = 200;
   uint64_t seed = 42;
   int threads = 2;
-  // Their `features` empty: kDefaultRankerFeatures.
+  // Their `features` empty: kDefaultRankerFeatures (ranking/features.h).
   LinearFitOptions linear;
   GbdtFitOptions gbdt;
 };

@@ -105,6 +105,24 @@ enum Feature : int32_t {
   kNumFeatures
 };
 
+// The features rerank-train's rankers use unless told otherwise
+// (--ranker_features):
+// those whose scale does not depend on the shop, and none that the caller's
+// retrieval stage supplies. Within-list z-scores rather than raw dot
+// products and evidence sums, because raw scales differ by orders of
+// magnitude between shops and between time slices of one shop; bounded or
+// per-model-normalised features as they are. No base_score, base rank or
+// input position: the training lists come from rerank-train's own
+// retrievers, whose scores and order say nothing about how the shop's
+// retriever scores, so weights learned on them would not carry to serving.
+// The rest of the set (features.h) stays available by name.
+inline constexpr const char* kDefaultRankerFeatures[] = {
+    "user_dot_z",        "session_dot_z",  "session_cosine",
+    "neighbor_rank_z",   "neighbor_count", "direct_rank",
+    "purchased_before",  "category_share", "last_event_recency",
+    "popularity_z",      "user_known",     "item_known",
+};
+
 // The names of the features in index order ("base_score", "base_score_z",
 // ...), kNumFeatures of them; stable within kFeatureSetName.
 absl::Span<const absl::string_view> FeatureNames();

@@ -261,6 +261,10 @@ absl::StatusOr<std::unique_ptr<const Ranker>> Ranker::Create(RankerSpec spec) {
 
   std::unique_ptr<Ranker> ranker(new Ranker(std::move(spec)));
   ranker->feature_index_ = std::move(feature_index);
+  static_assert(kNumFeatures <= 64, "feature_mask has 64 bits");
+  for (const int32_t f : ranker->feature_index_) {
+    ranker->feature_mask_ |= uint64_t{1} << f;
+  }
   const RankerSpec& s = ranker->spec_;
   if (s.kind == RankerKind::kLinear) {
     ranker->linear_coef_.resize(num_features);

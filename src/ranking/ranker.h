@@ -94,6 +94,9 @@ class Ranker {
   const RankerSpec& spec() const { return spec_; }
   // Feature-set index (features.h) of the spec's feature j.
   absl::Span<const int32_t> feature_index() const { return feature_index_; }
+  // Bit f set: the ranker reads feature-set index f. The scorer computes
+  // only these (the others stay 0, which the ranker never reads).
+  uint64_t feature_mask() const { return feature_mask_; }
 
   // scores[r] for the `rows` feature vectors in `features`: row r is
   // features[r * stride .. r * stride + kNumFeatures), in feature-set order.
@@ -116,6 +119,7 @@ class Ranker {
 
   RankerSpec spec_;
   std::vector<int32_t> feature_index_;
+  uint64_t feature_mask_ = 0;
   // Implementation-defined evaluation layout (ranker.cc).
   // Linear: per spec feature, weights[j] / scales[j].
   std::vector<double> linear_coef_;

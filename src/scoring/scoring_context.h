@@ -397,7 +397,12 @@ void ScoreWithRanker(ScoringContext* ctx);
 // The scorer's dot product (AVX where the CPU has it), and a prefetch of
 // one factor row: shared by the formula and the feature stages.
 float DotProduct(const float* x, const float* y, int n);
-void PrefetchRow(const float* row, int dim);
+inline void PrefetchRow(const float* row, int dim) {
+  const char* begin = reinterpret_cast<const char*>(row);
+  const char* end = reinterpret_cast<const char*>(row + dim);
+  for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
+  __builtin_prefetch(end - 1);
+}
 using ConstFactors = Eigen::Map<const Eigen::VectorXf>;
 
 // Stage: ctx->user_row.

@@ -282,7 +282,6 @@ uint64_t RowTableMultiplier() {
 }  // namespace
 
 float DotProduct(const float* x, const float* y, int n) { return Dot(x, y, n); }
-void PrefetchRow(const float* row, int dim) { PrefetchFactors(row, dim); }
 
 void RowTable::Reset(size_t expected) {
   // At most half full: short probe chains, and 16 KB for 1000 rows.

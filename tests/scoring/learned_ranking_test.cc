@@ -306,6 +306,41 @@ TEST(LearnedRankingTest, ExplanationPartsAddUpToTheScore) {
   }
 }
 
+// The scorer computes only the features a ranker reads; those must equal
+// the full extraction's, for the default feature set and for one feature.
+TEST(LearnedRankingTest, RankerOverASubsetSeesTheFullExtractionsValues) {
+  std::vector<float> rows;
+  const auto full = Model({}, RankerKind::kFormula);
+  ASSERT_TRUE(
+      ExtractFeatures(*full, Request(), ScorerOptions(), kNow, &rows).ok());
+  std::vector<std::string> defaults(std::begin(kDefaultRankerFeatures),
+                                    std::end(kDefaultRankerFeatures));
+  for (const std::vector<std::string>& names :
+       {defaults, std::vector<std::string>{"session_cosine"},
+        std::vector<std::string>{"neighbor_rank_z", "popularity_z"}}) {
+    const auto model = Model(
+        {Linear(names, std::vector<double>(names.size(), 1.0))},
+        RankerKind::kLinear);
+    v1::RerankRequest request = Request();
+    request.set_explain(true);
+    v1::RerankResponse response;
+    ASSERT_TRUE(Rerank(*model, request, ScorerOptions(), kNow, &response).ok());
+    ASSERT_GT(response.items_size(), 0);
+    for (const v1::RankedItem& item : response.items()) {
+      // Rows are in input order of the kept candidates; Request() keeps all.
+      const int r = item.input_position();
+      ASSERT_EQ(item.explanation().features_size(),
+                static_cast<int>(names.size()));
+      for (const v1::FeatureContribution& f : item.explanation().features()) {
+        const int32_t index = FindFeature(f.name());
+        ASSERT_GE(index, 0) << f.name();
+        EXPECT_NEAR(f.value(), rows[r * kNumFeatures + index], 1e-6)
+            << item.item_id() << " " << f.name();
+      }
+    }
+  }
+}
+
 TEST(LearnedRankingTest, FormulaResponsesNameTheFormula) {
   const auto model = Model({}, RankerKind::kFormula);
   v1::RerankResponse response;
