@@ -104,11 +104,7 @@ def main():
              os.path.join(src, "data/online-retail/item_categories.csv"),
              "--out=" + os.path.join(models, "demo"),
              "--model_version=demo-online-retail", "--factors=32",
-             "--iterations=15", "--threads=2", "--seed=42",
-             # The worked requests show the formula's parts (README
-             # "Merchandising" says so); a learned ranker's explanations are
-             # checked by tests/scoring/learned_ranking_test.cc.
-             "--ranker=formula"],
+             "--iterations=15", "--threads=2", "--seed=42"],
             check=True, stdout=subprocess.DEVNULL)
         port = free_port()
         target = f"127.0.0.1:{port}"
