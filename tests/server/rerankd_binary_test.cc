@@ -307,7 +307,18 @@ TEST(RerankdBinaryTest, SigtermUnderLoadFailsNoAcceptedCall) {
       }
     });
   }
-  enough.WaitForNotification();
+  // Bounded, so that a server that stopped answering (or died) fails the
+  // test with its output instead of hanging it: every client returns once
+  // the server is gone, and nothing else would notify.
+  const bool warmed = enough.WaitForNotificationWithTimeout(absl::Seconds(120));
+  if (!warmed) {
+    child.Signal(SIGKILL);
+    child.WaitForExit();
+    for (std::thread& t : clients) t.join();
+    FAIL() << "only " << ok.load() << " calls succeeded before the signal ("
+           << failed.load() << " failed: " << first_failure << ")\n"
+           << child.AllOutput();
+  }
   const absl::Time signalled = absl::Now();
   child.Signal(SIGTERM);
   const int exit_status = child.WaitForExit();
