@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "bench/micro/bench_requests.h"
 #include "bench/micro/synthetic_model.h"
-#include "loadgen/request_pool.h"
 #include "model/model_snapshot.h"
 #include "ranking/features.h"
 #include "ranking/ranker.h"
@@ -136,24 +136,6 @@ std::shared_ptr<const ModelSnapshot> ModelWithRankers(int32_t dim, int trees,
   return slot;
 }
 
-std::vector<v1::RerankRequest> Requests(int candidates, int events) {
-  static const loadgen::IdLists ids = loadgen::SyntheticIds(
-      static_cast<int>(kItems), static_cast<int>(kUsers));
-  loadgen::RequestPoolOptions o;
-  o.pool_size = kPoolSize;
-  o.candidates = candidates;
-  o.events = events;
-  o.unknown_user_fraction = 0.0;
-  auto pool = loadgen::RequestPool::Build(ids, o);
-  if (!pool.ok()) {
-    std::fprintf(stderr, "%s\n", pool.status().ToString().c_str());
-    std::abort();
-  }
-  std::vector<v1::RerankRequest> out;
-  for (size_t i = 0; i < pool->size(); ++i) out.push_back(pool->request(i));
-  return out;
-}
-
 void BM_RerankRanker(benchmark::State& state) {
   const auto kind = static_cast<RankerKind>(state.range(0));
   const int candidates = static_cast<int>(state.range(1));
@@ -163,7 +145,8 @@ void BM_RerankRanker(benchmark::State& state) {
   const int depth = static_cast<int>(state.range(5));
   const bool all_features = state.range(6) != 0;
   const auto model = ModelWithRankers(dim, trees, depth, all_features);
-  const auto requests = Requests(candidates, events);
+  const auto requests =
+      SyntheticRequests(kItems, kUsers, candidates, events, kPoolSize);
   ScorerOptions options;
   options.ranker = kind;
   std::string items_wire;

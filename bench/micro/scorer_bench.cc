@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/micro/bench_requests.h"
 #include "bench/micro/synthetic_model.h"
 #include "google/protobuf/arena.h"
 #include "loadgen/request_pool.h"
@@ -80,36 +81,9 @@ std::shared_ptr<const ModelSnapshot> ModelFor(int64_t items, int32_t dim,
   return slot;
 }
 
-const loadgen::IdLists& IdsFor(int64_t items) {
-  static std::mutex mu;
-  static auto* cache = new std::map<int64_t, loadgen::IdLists>();
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache->find(items);
-  if (it == cache->end()) {
-    it = cache
-             ->emplace(items, loadgen::SyntheticIds(static_cast<int>(items),
-                                                    static_cast<int>(kUsers)))
-             .first;
-  }
-  return it->second;
-}
-
 std::vector<v1::RerankRequest> Requests(int64_t items, int candidates,
                                         int events, int pool_size) {
-  loadgen::RequestPoolOptions o;
-  o.pool_size = pool_size;
-  o.candidates = candidates;
-  o.events = events;
-  // Every shopper known: the full formula (user vector, dot products).
-  o.unknown_user_fraction = 0.0;
-  auto pool = loadgen::RequestPool::Build(IdsFor(items), o);
-  if (!pool.ok()) {
-    std::fprintf(stderr, "%s\n", pool.status().ToString().c_str());
-    std::abort();
-  }
-  std::vector<v1::RerankRequest> out;
-  for (size_t i = 0; i < pool->size(); ++i) out.push_back(pool->request(i));
-  return out;
+  return SyntheticRequests(items, kUsers, candidates, events, pool_size);
 }
 
 ScorerOptions DefaultScorerOptions() {

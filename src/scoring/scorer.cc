@@ -191,6 +191,23 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
       .status();
 }
 
+namespace {
+
+// The stages every entry point starts with, in order: weights (profile and
+// overrides), rule layers, the user's row, the candidates' rows and dedupe.
+absl::Status ResolveRequest(const RuleSet* request_rules,
+                            const ScorerOptions& options,
+                            scoring_internal::ScoringContext* ctx) {
+  namespace si = scoring_internal;
+  RETURN_IF_ERROR(si::ResolveWeights(options, ctx));
+  RETURN_IF_ERROR(SetRuleLayers(request_rules, options, ctx));
+  si::ResolveUser(ctx);
+  si::ResolveCandidates(ctx);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RerankWire(const ModelSnapshot& model,
                         const v1::RerankRequest& request,
                         const ScorerOptions& options, int64_t now_ms,
@@ -202,10 +219,7 @@ absl::Status RerankWire(const ModelSnapshot& model,
                    RequestRules(request, options.limits));
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
-  RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
-  RETURN_IF_ERROR(SetRuleLayers(request_rules.get(), options, &ctx));
-  si::ResolveUser(&ctx);
-  si::ResolveCandidates(&ctx);
+  RETURN_IF_ERROR(ResolveRequest(request_rules.get(), options, &ctx));
   RETURN_IF_ERROR(si::ResolvePins(&ctx));
   si::ResolveEvents(&ctx);
   RETURN_IF_ERROR(si::ResolveRanker(options.ranker.value_or(RankerKind{}),
@@ -248,10 +262,7 @@ absl::Status RerankNullWire(const ModelSnapshot& model,
                    RequestRules(request, options.limits));
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
-  RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
-  RETURN_IF_ERROR(SetRuleLayers(request_rules.get(), options, &ctx));
-  si::ResolveUser(&ctx);
-  si::ResolveCandidates(&ctx);
+  RETURN_IF_ERROR(ResolveRequest(request_rules.get(), options, &ctx));
   RETURN_IF_ERROR(si::ResolvePins(&ctx));
   si::DropCandidates(&ctx);
   si::ScoreBaseOnly(&ctx);
@@ -296,10 +307,7 @@ absl::Status ExtractFeatures(const ModelSnapshot& model,
                    RequestRules(request, options.limits));
   ScoringContext ctx(model, request, EffectiveNow(request, now_ms),
                      ThreadBuffers());
-  RETURN_IF_ERROR(si::ResolveWeights(options, &ctx));
-  RETURN_IF_ERROR(SetRuleLayers(request_rules.get(), options, &ctx));
-  si::ResolveUser(&ctx);
-  si::ResolveCandidates(&ctx);
+  RETURN_IF_ERROR(ResolveRequest(request_rules.get(), options, &ctx));
   si::ResolveEvents(&ctx);
   // Only the out-of-stock drop: filters and rules are merchandising, not
   // evidence, and a training list must keep its target.
