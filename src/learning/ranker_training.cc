@@ -39,6 +39,8 @@ constexpr uint64_t kSplitStream = 0x5b117;
 // Fewer lists than these and a fit means nothing.
 constexpr int64_t kMinFitLists = 50;
 constexpr int64_t kMinValidationLists = 10;
+// Share of the baskets of two or more items that become session lists.
+constexpr double kSessionListShare = 0.5;
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() -
@@ -123,6 +125,7 @@ struct Basket {
 struct ListRows {
   std::vector<float> features;
   std::vector<float> labels;
+  bool session = false;  // part of the basket given as events
   bool validation = false;
   bool relevant = false;
   int retriever = 0;
@@ -276,12 +279,42 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
     absl::flat_hash_set<int32_t> seen;
     absl::flat_hash_set<absl::string_view> basket_items;
     std::vector<ScoredItem> unseen;
+    std::vector<int64_t> distinct, revealed;
+    absl::flat_hash_set<int32_t> revealed_rows;
     std::vector<float> rows;
     for (int64_t b = begin; b < end && status[chunk].ok(); ++b) {
       const Basket& basket = baskets[b];
       const Interaction& first = xs[basket.first];
       basket_items.clear();
-      for (const int64_t i : basket.items) basket_items.insert(xs[i].item_id);
+      distinct.clear();
+      for (const int64_t i : basket.items) {
+        if (basket_items.insert(xs[i].item_id).second) {
+          distinct.push_back(i);
+        }
+      }
+      // Session lists: part of the basket is revealed as events at the
+      // basket's moment and the rest is what to find, as on a storefront
+      // where the shopper's earlier actions of the session are the events of
+      // the next call. Without them the short-horizon features would never
+      // see a positive in training. Half of the baskets of two or more
+      // items, a uniform number of them revealed (seeded per basket).
+      revealed.clear();
+      EvalRng session_rng(DeriveSeed(options.seed, kListStream,
+                                     static_cast<uint64_t>(basket.first)));
+      if (distinct.size() >= 2 &&
+          session_rng.UniformDouble() < kSessionListShare) {
+        for (size_t k = distinct.size() - 1; k > 0; --k) {
+          std::swap(distinct[k], distinct[session_rng.Uniform(k + 1)]);
+        }
+        // At most max_events of them, like the history.
+        const size_t shown =
+            std::min<size_t>(1 + session_rng.Uniform(distinct.size() - 1),
+                             static_cast<size_t>(options.max_events));
+        for (size_t k = 0; k < shown; ++k) {
+          revealed.push_back(distinct[k]);
+          basket_items.erase(xs[distinct[k]].item_id);
+        }
+      }
 
       // The user's interactions strictly before the basket.
       const int32_t slot = histories.slot.at(first.user_id);
@@ -296,6 +329,12 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
       for (auto it = ev_begin; it != cut; ++it) {
         history_rows.push_back(row_of(xs[*it].item_id));
       }
+      revealed_rows.clear();
+      for (const int64_t i : revealed) {
+        const int32_t row = row_of(xs[i].item_id);
+        history_rows.push_back(row);
+        if (row >= 0) revealed_rows.insert(row);
+      }
 
       ListRows& list = lists[b];
       list.retriever = static_cast<int>(b % 3);
@@ -307,6 +346,7 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
         for (auto it = h_begin; it != cut; ++it) {
           seen.insert(row_of(xs[*it].item_id));
         }
+        for (const int32_t row : revealed_rows) seen.insert(row);
         unseen.clear();
         for (const ScoredItem& s : popularity.ranking()) {
           if (seen.contains(s.item)) continue;
@@ -324,6 +364,14 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
       // ranker learns to find the odd one out instead of what the shopper
       // wants; serving lists never hold such an item. Lists whose
       // retriever found no basket item teach nothing and are dropped.
+      // What the session already holds is not a candidate.
+      if (!revealed_rows.empty()) {
+        retrieved.erase(std::remove_if(retrieved.begin(), retrieved.end(),
+                                       [&](const ScoredItem& r) {
+                                         return revealed_rows.contains(r.item);
+                                       }),
+                        retrieved.end());
+      }
       if (retrieved.size() > static_cast<size_t>(options.num_candidates) + 1) {
         retrieved.resize(options.num_candidates + 1);
       }
@@ -348,6 +396,13 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
         e->set_type(ToProto(xs[*it].event_type));
         e->set_timestamp_ms(ToMillis(xs[*it].timestamp));
       }
+      for (const int64_t i : revealed) {
+        v1::Event* e = request.add_events();
+        e->set_item_id(xs[i].item_id);
+        e->set_type(ToProto(xs[i].event_type));
+        e->set_timestamp_ms(ToMillis(xs[i].timestamp));
+      }
+      list.session = !revealed.empty();
       absl::Status s =
           ExtractFeatures(model, request, scorer, request.now_ms(), &rows);
       if (!s.ok()) {
@@ -377,6 +432,7 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
   for (const ListRows& list : lists) {
     if (!list.relevant) continue;
     ++report->lists_by_retriever[list.retriever];
+    report->session_lists += list.session ? 1 : 0;
     Append(list, list.validation ? validation : fit);
     if (list.validation) {
       for (size_t k = 0; k < list.labels.size(); ++k) {

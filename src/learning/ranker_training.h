@@ -96,6 +96,8 @@ struct RankerTrainingReport {
   int64_t fit_lists = 0, validation_lists = 0;
   int64_t fit_rows = 0, validation_rows = 0;
   std::vector<int64_t> lists_by_retriever;  // popularity, unseen, cooc
+  // Lists with part of the basket given as events (the session).
+  int64_t session_lists = 0;
   bool fitted_linear = false, fitted_gbdt = false;
   FitReport linear, gbdt;
   // NDCG@10 of the validation lists in the lists' own (retriever) order.
