@@ -784,6 +784,12 @@ absl::StatusOr<EvalReport> RunEvaluation(
   for (int32_t row = 0; row < model->num_items(); ++row) {
     report.model_categorized_items += !model->ItemCategory(row).empty();
   }
+  for (const RankerKind kind : {RankerKind::kLinear, RankerKind::kGbdt}) {
+    if (const Ranker* ranker = model->ranker(kind); ranker != nullptr) {
+      report.feature_importance.push_back({std::string(RankerKindName(kind)),
+                                           RankerFeatureImportance(*ranker)});
+    }
+  }
 
   // Retrievers (train side only).
   const PopularityRetriever popularity(matrix);

@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "evaluation/candidates.h"
+#include "evaluation/feature_importance.h"
 #include "evaluation/metrics.h"
 #include "evaluation/time_split.h"
 #include "model/model_snapshot.h"
@@ -250,7 +251,12 @@ struct EvalReport {
   double eval_seconds = 0;
   double bootstrap_seconds = 0;
   bool model_has_categories = false;
-  int64_t model_categorized_items = 0;   // items with a non-empty category
+  int64_t model_categorized_items = 0;  // items with a non-empty category
+  // Per learned ranker of the model (linear, then gbdt; empty for a
+  // formula-only model): its features by importance, descending, summing
+  // to 1. Linear: |weight| (on standardised features); gbdt: total cover
+  // of the splits on the feature. feature_importance.h defines them.
+  std::vector<RankerImportance> feature_importance;
   std::vector<StrategyInfo> strategies;  // index 0 is the baseline
   std::vector<SegmentReport> segments;   // index 0 is "all"
   std::vector<CaseRecord> cases;

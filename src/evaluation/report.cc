@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/json_quote.h"
+#include "evaluation/feature_importance.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace rerank {
@@ -315,6 +317,72 @@ std::string DiagnosticsLine(const SegmentReport& seg) {
       seg.mean_events);
 }
 
+// ---- Feature importance ----------------------------------------------------
+
+constexpr int kTextImportanceTop = 8;
+
+// The definition sentence of a ranker's importances (feature_importance.h).
+std::string ImportanceDefinition(absl::string_view ranker) {
+  if (ranker == "linear") {
+    return "Importance of a feature = |weight| of the linear ranker; the "
+           "weights act on standardised features ((x - mean) / scale), so "
+           "their magnitudes compare. Normalised to sum to 1.";
+  }
+  if (ranker == "gbdt") {
+    return "Importance of a feature = the sum of the cover (hessian sum) of "
+           "every split node on it over all trees: a cover-weighted split "
+           "count (XGBoost's total_cover). Normalised to sum to 1.";
+  }
+  return "Normalised to sum to 1.";
+}
+
+// One horizontal bar per feature, longest (most important) first, scaled to
+// the largest importance, with the value after the bar.
+std::string SvgImportance(const RankerImportance& ri, const char* colour) {
+  size_t longest = 0;
+  double max_imp = 0;
+  for (const FeatureImportance& f : ri.features) {
+    longest = std::max(longest, f.feature.size());
+    max_imp = std::max(max_imp, f.importance);
+  }
+  if (max_imp <= 0) max_imp = 1;
+  const double left = 12 + 6.5 * static_cast<double>(longest), top = 28,
+               row_h = 18, plot_w = 420;
+  const double width = left + plot_w + 60;
+  const double height =
+      top + row_h * static_cast<double>(ri.features.size()) + 8;
+  std::string out = absl::StrFormat(
+      "<svg width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+      "role=\"img\" font-family=\"sans-serif\" font-size=\"11\">\n",
+      width, height, width, height);
+  absl::StrAppendFormat(&out,
+                        "<text x=\"%.1f\" y=\"16\" font-weight=\"bold\">"
+                        "Feature importance: %s</text>\n",
+                        left, Html(ri.ranker));
+  absl::StrAppendFormat(&out,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                        "y2=\"%.1f\" stroke=\"#333\"/>\n",
+                        left, top - 2, left, height - 6);
+  for (size_t i = 0; i < ri.features.size(); ++i) {
+    const FeatureImportance& f = ri.features[i];
+    const double y = top + row_h * static_cast<double>(i);
+    const double w = plot_w * f.importance / max_imp;
+    absl::StrAppendFormat(&out,
+                          "<text x=\"%.1f\" y=\"%.1f\" "
+                          "text-anchor=\"end\">%s</text>\n",
+                          left - 4, y + 12, Html(f.feature));
+    absl::StrAppendFormat(
+        &out,
+        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"14\" "
+        "fill=\"%s\"><title>%s: %.4f</title></rect>\n",
+        left, y + 1, w, colour, Html(f.feature), f.importance);
+    absl::StrAppendFormat(&out, "<text x=\"%.1f\" y=\"%.1f\">%.3f</text>\n",
+                          left + w + 4, y + 12, f.importance);
+  }
+  out += "</svg>\n";
+  return out;
+}
+
 }  // namespace
 
 std::string FormatTextReport(const EvalReport& r) {
@@ -331,6 +399,20 @@ std::string FormatTextReport(const EvalReport& r) {
       RetrieverKindName(r.options.retriever), r.options.num_candidates,
       r.options.bootstrap, BootstrapUnitName(r.options.bootstrap_unit), conf);
   out += r.finish_summary;
+  for (const RankerImportance& ri : r.feature_importance) {
+    std::vector<std::string> top;
+    for (const FeatureImportance& f : ri.features) {
+      if (static_cast<int>(top.size()) == kTextImportanceTop) break;
+      top.push_back(absl::StrFormat("%s %.3f", f.feature, f.importance));
+    }
+    absl::StrAppendFormat(&out, "feature importance (%s): %s", ri.ranker,
+                          absl::StrJoin(top, ", "));
+    if (ri.features.size() > top.size()) {
+      absl::StrAppendFormat(&out, " (top %d of %d)", top.size(),
+                            ri.features.size());
+    }
+    out += "\n";
+  }
   for (const SegmentReport& seg : r.segments) {
     absl::StrAppendFormat(&out, "\n== %s (%s): %s\n", seg.name, seg.description,
                           DiagnosticsLine(seg));
@@ -466,6 +548,21 @@ std::string EvalReportToJson(const EvalReport& r) {
       ", \"has_categories\": ", r.model_has_categories ? "true" : "false",
       ", \"categorized_items\": ", r.model_categorized_items,
       ", \"rankers\": ", JsonString(r.finish_summary), "},\n");
+  if (!r.feature_importance.empty()) {
+    std::vector<std::string> rankers;
+    for (const RankerImportance& ri : r.feature_importance) {
+      std::vector<std::string> features;
+      for (const FeatureImportance& f : ri.features) {
+        features.push_back(
+            absl::StrCat("{\"feature\": ", JsonString(f.feature),
+                         ", \"importance\": ", JsonNumber(f.importance), "}"));
+      }
+      rankers.push_back(absl::StrCat("\n    ", JsonString(ri.ranker), ": [",
+                                     absl::StrJoin(features, ", "), "]"));
+    }
+    absl::StrAppend(&out, "  \"feature_importance\": {",
+                    absl::StrJoin(rankers, ","), "\n  },\n");
+  }
   absl::StrAppend(&out,
                   "  \"seconds\": {\"train\": ", JsonNumber(r.train_seconds),
                   ", \"scoring\": ", JsonNumber(r.eval_seconds),
@@ -575,6 +672,19 @@ std::string EvalReportToHtml(const EvalReport& r) {
         Html(r.strategies[s].description));
   }
   out += "</ul>\n";
+  if (!r.feature_importance.empty()) {
+    out += "<h2>Feature importance</h2>\n";
+    for (const RankerImportance& ri : r.feature_importance) {
+      // The colour of the ranker's own strategy in the charts.
+      size_t colour = 1;
+      for (size_t s = 0; s < r.strategies.size(); ++s) {
+        if (r.strategies[s].name == ri.ranker) colour = s;
+      }
+      out += SvgImportance(ri, Colour(colour));
+      absl::StrAppendFormat(&out, "<p class=\"note\">%s</p>\n",
+                            Html(ImportanceDefinition(ri.ranker)));
+    }
+  }
   for (const SegmentReport& seg : r.segments) {
     absl::StrAppendFormat(
         &out, "<h2>Segment %s</h2>\n<p class=\"note\">%s: %s</p>\n",
