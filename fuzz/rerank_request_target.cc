@@ -14,6 +14,8 @@
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/json_util.h"
 #include "model/model_snapshot.h"
+#include "ranking/features.h"
+#include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/scorer.h"
 
@@ -44,6 +46,23 @@ ModelData FuzzModel() {
   m.neighbor_scores = {0.9f,  0.5f, 0.5f, 1.0f, 2.0f, -0.5f,
                        1e30f, 0.4f, 0.3f, 0.2f, 0.1f};
   m.item_categories = {"shoes", "shoes", "", "hats", "big", "socks"};
+  // A linear ranker over every feature (so requests naming LINEAR run the
+  // whole feature pass), none of kind gbdt (so naming GBDT is refused);
+  // the default stays the formula.
+  m.item_counts = {10.0f, 3.0f, 0.0f, 1.0f, 1e6f, 2.0f};
+  RankerSpec linear;
+  linear.kind = RankerKind::kLinear;
+  linear.feature_set = kFeatureSetName;
+  double w = -1.0;
+  for (const absl::string_view name : FeatureNames()) {
+    linear.feature_names.emplace_back(name);
+    linear.linear.weights.push_back(w);
+    linear.linear.means.push_back(0.25);
+    linear.linear.scales.push_back(0.5);
+    w = w > 1.0 ? -1.0 : w + 0.3;
+  }
+  linear.linear.bias = 0.5;
+  m.rankers.push_back(std::move(linear));
   return m;
 }
 
@@ -187,10 +206,31 @@ void CheckResponse(const v1::RerankRequest& request,
     if (request.explain() && !null_scorer) {
       FUZZ_CHECK(item.has_explanation());
       const v1::Explanation& e = item.explanation();
-      // The parts add up to the score, in the scorer's order.
-      FUZZ_CHECK(SameDouble(e.base() + e.factor() + e.boost_total() +
-                                e.purchase_demotion() + e.rules(),
-                            item.score()));
+      if (response.ranker() == v1::RANKER_KIND_LINEAR) {
+        // Bias plus one contribution per feature (summed in another order
+        // than the ranker's: equal up to rounding), then the rules.
+        FUZZ_CHECK(e.base() == 0.0 && e.factor() == 0.0 &&
+                   e.boosts_size() == 0 && e.boost_total() == 0.0);
+        double sum = e.ranker_bias();
+        double magnitude = std::fabs(e.ranker_bias());
+        for (const v1::FeatureContribution& f : e.features()) {
+          FUZZ_CHECK(std::isfinite(f.value()));
+          sum += f.contribution();
+          magnitude += std::fabs(f.contribution());
+        }
+        const double with_rules = sum + e.rules();
+        if (std::isfinite(with_rules) && std::isfinite(item.score())) {
+          FUZZ_CHECK(std::fabs(with_rules - item.score()) <=
+                     1e-6 * (1.0 + magnitude + std::fabs(e.rules())));
+        }
+      } else {
+        FUZZ_CHECK(response.ranker() == v1::RANKER_KIND_FORMULA);
+        FUZZ_CHECK(e.features_size() == 0);
+        // The parts add up to the score, in the scorer's order.
+        FUZZ_CHECK(SameDouble(e.base() + e.factor() + e.boost_total() +
+                                  e.purchase_demotion() + e.rules(),
+                              item.score()));
+      }
       double deltas = 0.0;
       for (const v1::Reason& reason : item.reasons()) {
         deltas += reason.score_delta();
@@ -257,10 +297,20 @@ void RunScorers(const v1::RerankRequest& request) {
     FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument);
   }
   if (!status.ok()) {
-    FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    // The one refusal that depends on the model: it has no gbdt ranker.
+    if (status.code() == absl::StatusCode::kFailedPrecondition) {
+      FUZZ_CHECK(valid.ok());
+      FUZZ_CHECK(request.ranker() == v1::RANKER_KIND_GBDT);
+    } else {
+      FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument);
+    }
     FUZZ_CHECK(!status.message().empty());
   } else {
     FUZZ_CHECK(valid.ok());
+    FUZZ_CHECK(request.ranker() != v1::RANKER_KIND_GBDT);
+    FUZZ_CHECK(response.ranker() == (request.ranker() == v1::RANKER_KIND_LINEAR
+                                         ? v1::RANKER_KIND_LINEAR
+                                         : v1::RANKER_KIND_FORMULA));
     CheckResponse(request, response, /*null_scorer=*/false);
     // Pure and deterministic: a second call gives the same bytes.
     v1::RerankResponse again;

@@ -185,6 +185,14 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
     return absl::InvalidArgumentError(absl::StrCat(
         "events[", i, "].timestamp_ms=", e.timestamp_ms(), " is negative"));
   }
+  // Open enum, as events[].type: an unknown number is the caller's bug.
+  // Whether the served model has the ranker is checked when scoring
+  // (FAILED_PRECONDITION), not here: validity is the request's alone.
+  if (ABSL_PREDICT_FALSE(!v1::RankerKind_IsValid(request.ranker()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ranker=", static_cast<int>(request.ranker()),
+                     " is not a valid RankerKind"));
+  }
   // Bounds only; the values are applied on top of the configured weights by
   // Rerank.
   return ApplyScoringParams(ScoringWeights(), request.overrides(), "overrides")
@@ -264,6 +272,13 @@ absl::Status RerankNullWire(const ModelSnapshot& model,
                      ThreadBuffers());
   RETURN_IF_ERROR(ResolveRequest(request_rules.get(), options, &ctx));
   RETURN_IF_ERROR(si::ResolvePins(&ctx));
+  // Resolved, not used: a ranker the model lacks is refused alike, and the
+  // response says FORMULA (input order, no learned ranker ran).
+  RETURN_IF_ERROR(si::ResolveRanker(options.ranker.value_or(RankerKind{}),
+                                    options.ranker.has_value(), &ctx));
+  ctx.ranker_kind = RankerKind::kFormula;
+  ctx.ranker = nullptr;
+  ctx.ranker_fallback = false;
   si::DropCandidates(&ctx);
   si::ScoreBaseOnly(&ctx);
   si::OrderByInput(request.top_k(), &ctx);

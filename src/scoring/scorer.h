@@ -88,7 +88,8 @@ absl::Status RerankWire(const ModelSnapshot& model,
 // validation, override checks, dedupe and out-of-stock drop as Rerank, then
 // answers in input order with score = w_base * base_score, cut to top_k.
 // Profiles and rules are resolved and validated as Rerank does (so bad ones
-// get the same refusal) but not applied, except the profile's weights.
+// get the same refusal) but not applied, except the profile's weights; so is
+// request.ranker (the same refusals; the response says FORMULA).
 // Events are counted (stats.events_received) but not used; the response
 // always carries FALLBACK_NO_PERSONALIZATION. Same contract as Rerank.
 absl::Status RerankNull(const ModelSnapshot& model,

@@ -222,8 +222,7 @@ TEST(LearnedRankingTest, ModelDefaultLinearRankerOrdersByItsScore) {
   const auto model =
       Model({Linear({"user_dot"}, {1.0}, 0.5)}, RankerKind::kLinear);
   v1::RerankResponse response;
-  ASSERT_TRUE(
-      Rerank(*model, Request(), ScorerOptions(), kNow, &response).ok());
+  ASSERT_TRUE(Rerank(*model, Request(), ScorerOptions(), kNow, &response).ok());
   EXPECT_THAT(Order(response), ElementsAre("e", "c", "b", "zz"));
   EXPECT_EQ(response.ranker(), v1::RANKER_KIND_LINEAR);
   EXPECT_NEAR(response.items(0).score(), 6.5, 1e-6);
@@ -259,6 +258,36 @@ TEST(LearnedRankingTest, RequestNamingAnAbsentRankerIsFailedPrecondition) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(LearnedRankingTest, UnknownRankerNumberIsRefusedByValidationNamingIt) {
+  v1::RerankRequest request = Request();
+  request.set_ranker(static_cast<v1::RankerKind>(5));
+  const absl::Status s = ValidateRequest(request, RequestLimits());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("ranker=5"));
+}
+
+// The null scorer is the floor the full one is measured against: it must
+// refuse exactly what the full scorer refuses, ranker included, and never
+// claim a learned ranker ordered its (input-order) list.
+TEST(LearnedRankingTest, NullScorerRefusesRankersAsRerankDoes) {
+  const auto model = Model({Linear({"user_dot"}, {1.0})}, RankerKind::kLinear);
+  v1::RerankRequest request = Request();
+  v1::RerankResponse response;
+  for (const v1::RankerKind kind :
+       {v1::RANKER_KIND_GBDT, static_cast<v1::RankerKind>(5)}) {
+    request.set_ranker(kind);
+    const absl::Status full =
+        Rerank(*model, request, ScorerOptions(), kNow, &response);
+    EXPECT_FALSE(full.ok());
+    EXPECT_EQ(RerankNull(*model, request, ScorerOptions(), kNow, &response),
+              full);
+  }
+  request.set_ranker(v1::RANKER_KIND_LINEAR);
+  ASSERT_TRUE(
+      RerankNull(*model, request, ScorerOptions(), kNow, &response).ok());
+  EXPECT_EQ(response.ranker(), v1::RANKER_KIND_FORMULA);
+}
+
 TEST(LearnedRankingTest, ConfiguredRankerTheModelLacksFallsBackAndSaysSo) {
   const auto model = Model({Linear({"user_dot"}, {1.0})}, RankerKind::kLinear);
   ScorerOptions options;
@@ -266,8 +295,7 @@ TEST(LearnedRankingTest, ConfiguredRankerTheModelLacksFallsBackAndSaysSo) {
   v1::RerankResponse response;
   ASSERT_TRUE(Rerank(*model, Request(), options, kNow, &response).ok());
   EXPECT_EQ(response.ranker(), v1::RANKER_KIND_LINEAR);
-  EXPECT_THAT(response.fallbacks(),
-              testing::Contains(v1::FALLBACK_NO_RANKER));
+  EXPECT_THAT(response.fallbacks(), testing::Contains(v1::FALLBACK_NO_RANKER));
   options.ranker = RankerKind::kFormula;
   ASSERT_TRUE(Rerank(*model, Request(), options, kNow, &response).ok());
   EXPECT_EQ(response.ranker(), v1::RANKER_KIND_FORMULA);
@@ -318,9 +346,9 @@ TEST(LearnedRankingTest, RankerOverASubsetSeesTheFullExtractionsValues) {
   for (const std::vector<std::string>& names :
        {defaults, std::vector<std::string>{"session_cosine"},
         std::vector<std::string>{"neighbor_rank_z", "popularity_z"}}) {
-    const auto model = Model(
-        {Linear(names, std::vector<double>(names.size(), 1.0))},
-        RankerKind::kLinear);
+    const auto model =
+        Model({Linear(names, std::vector<double>(names.size(), 1.0))},
+              RankerKind::kLinear);
     v1::RerankRequest request = Request();
     request.set_explain(true);
     v1::RerankResponse response;
@@ -344,8 +372,7 @@ TEST(LearnedRankingTest, RankerOverASubsetSeesTheFullExtractionsValues) {
 TEST(LearnedRankingTest, FormulaResponsesNameTheFormula) {
   const auto model = Model({}, RankerKind::kFormula);
   v1::RerankResponse response;
-  ASSERT_TRUE(
-      Rerank(*model, Request(), ScorerOptions(), kNow, &response).ok());
+  ASSERT_TRUE(Rerank(*model, Request(), ScorerOptions(), kNow, &response).ok());
   EXPECT_EQ(response.ranker(), v1::RANKER_KIND_FORMULA);
   v1::RerankRequest request = Request();
   request.set_ranker(v1::RANKER_KIND_LINEAR);
