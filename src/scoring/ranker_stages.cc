@@ -15,8 +15,10 @@
 #endif
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "model/model_snapshot.h"
+#include "common/status_macros.h"
 #include "ranking/features.h"
 #include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
@@ -142,31 +144,38 @@ void RankColumn(int32_t f, int32_t out, int32_t rows, float* features,
 
 }  // namespace
 
+absl::StatusOr<RankerKind> RequestedRanker(const ModelSnapshot& model,
+                                           v1::RankerKind asked) {
+  RankerKind kind;
+  switch (asked) {
+    case v1::RANKER_KIND_FORMULA:
+      return RankerKind::kFormula;
+    case v1::RANKER_KIND_LINEAR:
+      kind = RankerKind::kLinear;
+      break;
+    case v1::RANKER_KIND_GBDT:
+      kind = RankerKind::kGbdt;
+      break;
+    default:
+      // ValidateRequest refuses these before any stage runs.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ranker=", static_cast<int>(asked), " is not a valid RankerKind"));
+  }
+  if (model.ranker(kind) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ranker=", v1::RankerKind_Name(asked), ": the served model '",
+        model.version(), "' has no ", RankerKindName(kind), " ranker"));
+  }
+  return kind;
+}
+
 absl::Status ResolveRanker(RankerKind configured, bool has_configured,
                            ScoringContext* ctx) {
   const ModelSnapshot& model = ctx->model;
   const v1::RankerKind asked = ctx->request.ranker();
   RankerKind kind = model.default_ranker();
   if (asked != v1::RANKER_KIND_UNSPECIFIED) {
-    switch (asked) {
-      case v1::RANKER_KIND_FORMULA:
-        kind = RankerKind::kFormula;
-        break;
-      case v1::RANKER_KIND_LINEAR:
-        kind = RankerKind::kLinear;
-        break;
-      case v1::RANKER_KIND_GBDT:
-        kind = RankerKind::kGbdt;
-        break;
-      default:
-        return absl::InvalidArgumentError(absl::StrCat(
-            "ranker=", static_cast<int>(asked), " is not a valid RankerKind"));
-    }
-    if (kind != RankerKind::kFormula && model.ranker(kind) == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "ranker=", v1::RankerKind_Name(asked), ": the served model '",
-          model.version(), "' has no ", RankerKindName(kind), " ranker"));
-    }
+    ASSIGN_OR_RETURN(kind, RequestedRanker(model, asked));
   } else if (has_configured) {
     if (configured == RankerKind::kFormula ||
         model.ranker(configured) != nullptr) {

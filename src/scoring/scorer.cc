@@ -272,13 +272,11 @@ absl::Status RerankNullWire(const ModelSnapshot& model,
                      ThreadBuffers());
   RETURN_IF_ERROR(ResolveRequest(request_rules.get(), options, &ctx));
   RETURN_IF_ERROR(si::ResolvePins(&ctx));
-  // Resolved, not used: a ranker the model lacks is refused alike, and the
+  // Checked, not used: a ranker the model lacks is refused alike, and the
   // response says FORMULA (input order, no learned ranker ran).
-  RETURN_IF_ERROR(si::ResolveRanker(options.ranker.value_or(RankerKind{}),
-                                    options.ranker.has_value(), &ctx));
-  ctx.ranker_kind = RankerKind::kFormula;
-  ctx.ranker = nullptr;
-  ctx.ranker_fallback = false;
+  if (request.ranker() != v1::RANKER_KIND_UNSPECIFIED) {
+    RETURN_IF_ERROR(si::RequestedRanker(model, request.ranker()).status());
+  }
   si::DropCandidates(&ctx);
   si::ScoreBaseOnly(&ctx);
   si::OrderByInput(request.top_k(), &ctx);

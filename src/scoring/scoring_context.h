@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "model/model_snapshot.h"
 #include "ranking/ranker.h"
@@ -385,6 +386,12 @@ void ApplyTopK(uint32_t top_k, ScoringContext* ctx);
 // request naming a learned ranker the model lacks: FAILED_PRECONDITION.
 absl::Status ResolveRanker(RankerKind configured, bool has_configured,
                            ScoringContext* ctx);
+
+// The ranker a request's `ranker` (not UNSPECIFIED) names;
+// FAILED_PRECONDITION naming the model when it is a learned one the model
+// lacks. ResolveRanker's check, and RerankNull's (which resolves no ranker).
+absl::StatusOr<RankerKind> RequestedRanker(const ModelSnapshot& model,
+                                           v1::RankerKind asked);
 
 // Stage: ctx->features for every kept candidate (features.h), and the
 // purchased flags. Needs ResolveEvents and the drop stages.
