@@ -195,6 +195,9 @@ class ModelSnapshot {
   float ItemPopularity(int32_t item_row) const {
     return popularity_.empty() ? 0.0f : popularity_[item_row];
   }
+  void PrefetchItemPopularity(int32_t item_row) const {
+    if (!popularity_.empty()) __builtin_prefetch(&popularity_[item_row]);
+  }
   // The model's ranker of `kind`; null for kFormula or a kind it lacks.
   const Ranker* ranker(RankerKind kind) const;
   RankerKind default_ranker() const { return parts_.default_ranker; }

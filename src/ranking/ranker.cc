@@ -370,15 +370,20 @@ void Ranker::Score(const float* features, int32_t rows, int32_t stride,
     const int32_t* index = feature_index_.data();
     const double* mean = spec_.linear.means.data();
     const double* coef = linear_coef_.data();
-    for (int32_t r = 0; r < rows; ++r) {
-      const float* x = features + static_cast<int64_t>(r) * stride;
-      double s = spec_.linear.bias;
-      for (size_t j = 0; j < d; ++j) {
-        const double v = static_cast<double>(x[index[j]]) - mean[j];
+    // Feature by feature over all rows: each row's sum is still taken in
+    // feature order (the same rounding as Explain), but the rows' sums are
+    // independent, so they do not wait on one another's additions (a row at
+    // a time is one chain of dependent adds: 2 % of a call at 200 rows).
+    for (int32_t r = 0; r < rows; ++r) scores[r] = spec_.linear.bias;
+    for (size_t j = 0; j < d; ++j) {
+      const float* x = features + index[j];
+      const double m = mean[j];
+      const double w = coef[j];
+      for (int32_t r = 0; r < rows; ++r) {
+        const double v = static_cast<double>(x[static_cast<int64_t>(r) * stride]) - m;
         // A missing (NaN) feature counts as its mean: contributes 0.
-        s += std::isnan(v) ? 0.0 : v * coef[j];
+        scores[r] += std::isnan(v) ? 0.0 : v * w;
       }
-      scores[r] = s;
     }
     return;
   }
