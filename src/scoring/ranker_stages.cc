@@ -103,45 +103,36 @@ const Dots4Fn Dots4 = ChooseDots4();
 constexpr auto Dots4 = Dots4Portable;
 #endif
 
-// For each (from, to) pair, column `to` of the `rows` feature rows gets
-// the z-score of column `from` ((x - mean) / std over the rows; 0 when the
-// std is 0 or there is one row). All pairs in one sweep per pass over the
-// rows, each column summed in row order as a pass per column would.
-void ZScores(const std::pair<int32_t, int32_t>* pairs, int n, int32_t rows,
-             float* features) {
-  if (rows <= 0 || n <= 0) return;
-  constexpr int kMax = 8;
-  double mean[kMax] = {};
-  double ss[kMax] = {};
-  n = std::min(n, kMax);
+// Column `to` of the `rows` feature rows gets the z-score of column `from`
+// ((x - mean) / std over the rows; 0 when the std is 0 or there is one
+// row).
+void ZScore(int32_t from, int32_t to, int32_t rows, float* features) {
+  if (rows <= 0) return;
+  const float* in = features + from;
+  double sum = 0.0;
   for (int32_t r = 0; r < rows; ++r) {
-    const float* row = features + static_cast<size_t>(r) * kNumFeatures;
-    for (int k = 0; k < n; ++k) mean[k] += row[pairs[k].first];
+    sum += in[static_cast<size_t>(r) * kNumFeatures];
   }
-  for (int k = 0; k < n; ++k) mean[k] /= rows;
+  const double mean = sum / rows;
+  double ss = 0.0;
   for (int32_t r = 0; r < rows; ++r) {
-    const float* row = features + static_cast<size_t>(r) * kNumFeatures;
-    for (int k = 0; k < n; ++k) {
-      const double d = row[pairs[k].first] - mean[k];
-      ss[k] += d * d;
+    const double d = in[static_cast<size_t>(r) * kNumFeatures] - mean;
+    ss += d * d;
+  }
+  const double sd = std::sqrt(ss / rows);
+  float* out = features + to;
+  // Relative threshold: a column equal up to float rounding is constant.
+  if (!(sd > 1e-7 * std::max(1.0, std::fabs(mean)))) {
+    for (int32_t r = 0; r < rows; ++r) {
+      out[static_cast<size_t>(r) * kNumFeatures] = 0.0f;
     }
+    return;
   }
-  double sd_of[kMax];
-  bool flat[kMax];
-  for (int k = 0; k < n; ++k) {
-    const double sd = std::sqrt(ss[k] / rows);
-    // Relative threshold: a column equal up to float rounding is constant.
-    flat[k] = !(sd > 1e-7 * std::max(1.0, std::fabs(mean[k])));
-    sd_of[k] = sd;
-  }
+  // A multiply, not a divide per row (a float of the quotient either way).
+  const double inv_sd = 1.0 / sd;
   for (int32_t r = 0; r < rows; ++r) {
-    float* row = features + static_cast<size_t>(r) * kNumFeatures;
-    for (int k = 0; k < n; ++k) {
-      row[pairs[k].second] =
-          flat[k] ? 0.0f
-                  : static_cast<float>((row[pairs[k].first] - mean[k]) /
-                                       sd_of[k]);
-    }
+    const size_t at = static_cast<size_t>(r) * kNumFeatures;
+    out[at] = static_cast<float>((in[at] - mean) * inv_sd);
   }
 }
 
@@ -486,12 +477,9 @@ void ComputeFeatures(ScoringContext* ctx) {
       {kSessionDot, kSessionDotZ},
       {kNeighborRank, kNeighborRankZ},
       {kPopularity, kPopularityZ}};
-  std::pair<int32_t, int32_t> z_used[std::size(z_columns)];
-  int num_z = 0;
-  for (const auto& column : z_columns) {
-    if (uses(column.second)) z_used[num_z++] = column;
+  for (const auto& [from, z] : z_columns) {
+    if (uses(z)) ZScore(from, z, rows, features);
   }
-  ZScores(z_used, num_z, rows, features);
   if (uses(kBaseRank)) {
     RankColumn(kBaseScore, kBaseRank, rows, features, &ctx->rank_scratch);
   }
