@@ -195,8 +195,11 @@ class ModelSnapshot {
   float ItemPopularity(int32_t item_row) const {
     return popularity_.empty() ? 0.0f : popularity_[item_row];
   }
-  void PrefetchItemPopularity(int32_t item_row) const {
+  // Asks for the cache lines of the row's popularity and category id (two
+  // per-item arrays that the feature pass reads at random).
+  void PrefetchItemScalars(int32_t item_row) const {
     if (!popularity_.empty()) __builtin_prefetch(&popularity_[item_row]);
+    if (!category_id_.empty()) __builtin_prefetch(&category_id_[item_row]);
   }
   // The model's ranker of `kind`; null for kFormula or a kind it lacks.
   const Ranker* ranker(RankerKind kind) const;
@@ -229,6 +232,11 @@ class ModelSnapshot {
   NeighborList Neighbors(int32_t item_row, NeighborTable table) const;
   // "" when the model has no categories.
   absl::string_view ItemCategory(int32_t item_row) const;
+  // A dense id of ItemCategory(item_row), equal for equal names; -1 for ""
+  // (no categories, or none for this item).
+  int32_t ItemCategoryId(int32_t item_row) const {
+    return category_id_.empty() ? -1 : category_id_[item_row];
+  }
 
  private:
   explicit ModelSnapshot(Parts parts);
@@ -238,6 +246,7 @@ class ModelSnapshot {
   IdIndex user_index_;
   IdIndex item_index_;
   std::vector<float> popularity_;  // per item row; empty without counts
+  std::vector<int32_t> category_id_;  // per item row; empty without categories
 };
 
 }  // namespace rerank

@@ -252,7 +252,14 @@ struct ScoringBuffers {
   std::vector<FeatureGroup> feature_groups;   // parallel to event_groups
   std::vector<double> event_rank_weight;      // parallel to events
   Eigen::VectorXf session_unit;               // sum of 0.5^rank * v / |v|
-  std::vector<std::pair<absl::string_view, int32_t>> event_categories;
+  // Distinct categories of the kept events: name, the model's category id
+  // (ModelSnapshot::ItemCategoryId), and how many events have it.
+  struct EventCategory {
+    absl::string_view name;
+    int32_t id;
+    int32_t count;
+  };
+  std::vector<EventCategory> event_categories;
   std::vector<int32_t> rank_scratch;
 
   // Scratch of ResolveCandidates / ResolveEvents (ids and their rows, for

@@ -119,6 +119,30 @@ float F(const std::vector<float>& rows, int candidate, Feature f) {
   return rows[static_cast<size_t>(candidate) * kNumFeatures + f];
 }
 
+TEST(ExtractFeaturesTest, RequestCategoryOverridesTheModelsInCategoryShare) {
+  const auto model = Model({}, RankerKind::kFormula);
+  v1::RerankRequest request = Request();
+  // Events: a x, d y, b x. b (model "x") sent as "y"; c (model "y") sent as
+  // "x"; e (no model category) sent as "x"; zz (unknown) sent as "nope".
+  request.mutable_candidates(0)->set_category("y");
+  request.mutable_candidates(1)->set_category("x");
+  request.mutable_candidates(2)->set_category("x");
+  request.mutable_candidates(3)->set_category("nope");
+  std::vector<float> rows;
+  ASSERT_TRUE(
+      ExtractFeatures(*model, request, ScorerOptions(), kNow, &rows).ok());
+  constexpr float kTol = 1e-5f;
+  EXPECT_NEAR(F(rows, 0, kCategoryShare), 1.0 / 3, kTol);
+  EXPECT_NEAR(F(rows, 1, kCategoryShare), 2.0 / 3, kTol);
+  EXPECT_NEAR(F(rows, 2, kCategoryShare), 2.0 / 3, kTol);
+  EXPECT_EQ(F(rows, 3, kCategoryShare), 0);
+  // An empty request category matches nothing, not the events' "".
+  request.mutable_candidates(0)->set_category("");
+  ASSERT_TRUE(
+      ExtractFeatures(*model, request, ScorerOptions(), kNow, &rows).ok());
+  EXPECT_EQ(F(rows, 0, kCategoryShare), 0);
+}
+
 TEST(ExtractFeaturesTest, ComputesTheDocumentedDefinitions) {
   const auto model = Model({}, RankerKind::kFormula);
   std::vector<float> rows;
