@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
+#include "evaluation/histories.h"
 #include "evaluation/random.h"
 #include "evaluation/user_knn.h"
 #include "google/protobuf/util/json_util.h"
@@ -56,26 +57,6 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-int64_t ToMillis(double unix_seconds) {
-  return std::llround(unix_seconds * 1000.0);
-}
-
-v1::EventType ToProtoEventType(EventType type) {
-  switch (type) {
-    case EventType::kView:
-      return v1::EVENT_TYPE_VIEW;
-    case EventType::kClick:
-      return v1::EVENT_TYPE_CLICK;
-    case EventType::kAddToCart:
-      return v1::EVENT_TYPE_ADD_TO_CART;
-    case EventType::kPurchase:
-      return v1::EVENT_TYPE_PURCHASE;
-    case EventType::kWishlist:
-      return v1::EVENT_TYPE_ADD_TO_WISHLIST;
-  }
-  return v1::EVENT_TYPE_UNSPECIFIED;
-}
-
 // id -> row of an id table.
 absl::flat_hash_map<absl::string_view, int32_t> IndexIds(
     const std::vector<std::string>& ids) {
@@ -91,37 +72,6 @@ int32_t Find(const absl::flat_hash_map<absl::string_view, int32_t>& index,
              absl::string_view id) {
   auto it = index.find(id);
   return it == index.end() ? -1 : it->second;
-}
-
-// Every user's interactions (train and test), chronological: the history a
-// test case looks back into.
-struct Histories {
-  absl::flat_hash_map<absl::string_view, int32_t> slot;  // user id -> slot
-  std::vector<int64_t> indptr;  // slot -> range of `order`
-  std::vector<int64_t> order;   // log indices, by (slot, timestamp, index)
-};
-
-Histories BuildHistories(const std::vector<Interaction>& log) {
-  Histories h;
-  std::vector<int32_t> slot_of(log.size());
-  for (size_t i = 0; i < log.size(); ++i) {
-    auto [it, inserted] =
-        h.slot.try_emplace(log[i].user_id, static_cast<int32_t>(h.slot.size()));
-    slot_of[i] = it->second;
-  }
-  h.order.resize(log.size());
-  std::iota(h.order.begin(), h.order.end(), 0);
-  std::sort(h.order.begin(), h.order.end(), [&](int64_t a, int64_t b) {
-    if (slot_of[a] != slot_of[b]) return slot_of[a] < slot_of[b];
-    if (log[a].timestamp != log[b].timestamp) {
-      return log[a].timestamp < log[b].timestamp;
-    }
-    return a < b;
-  });
-  h.indptr.assign(h.slot.size() + 1, 0);
-  for (size_t i = 0; i < log.size(); ++i) ++h.indptr[slot_of[i] + 1];
-  for (size_t s = 0; s < h.slot.size(); ++s) h.indptr[s + 1] += h.indptr[s];
-  return h;
 }
 
 // Weights for the "factors" strategy: only w_mf <u, v_c> is left. With every
@@ -891,9 +841,8 @@ absl::StatusOr<EvalReport> RunEvaluation(
                  ? std::string("Rerank, the server's scoring weights, the "
                                "hand-weighted formula")
                  : absl::StrCat("Rerank, the model's ", RankerKindName(kind),
-                                " ranker (", model->ranker(kind)->spec()
-                                                 .description,
-                                ")")});
+                                " ranker (",
+                                model->ranker(kind)->spec().description, ")")});
       }
     }
     for (const ScoringVariant& v : options.variants) {
@@ -910,7 +859,7 @@ absl::StatusOr<EvalReport> RunEvaluation(
   }
   const int num_strategies = static_cast<int>(report.strategies.size());
 
-  const Histories histories = BuildHistories(xs);
+  const UserHistories histories = BuildUserHistories(xs);
   const UserKnn knn(matrix);
   // Known users' neighbourhoods depend only on their train items: compute
   // each once.

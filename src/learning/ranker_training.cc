@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "evaluation/candidates.h"
+#include "evaluation/histories.h"
 #include "evaluation/random.h"
 #include "evaluation/time_split.h"
 #include "ranking/features.h"
@@ -43,29 +44,8 @@ constexpr int64_t kMinValidationLists = 10;
 constexpr double kSessionListShare = 0.5;
 
 double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-int64_t ToMillis(double unix_seconds) {
-  return std::llround(unix_seconds * 1000.0);
-}
-
-v1::EventType ToProto(EventType type) {
-  switch (type) {
-    case EventType::kView:
-      return v1::EVENT_TYPE_VIEW;
-    case EventType::kClick:
-      return v1::EVENT_TYPE_CLICK;
-    case EventType::kAddToCart:
-      return v1::EVENT_TYPE_ADD_TO_CART;
-    case EventType::kPurchase:
-      return v1::EVENT_TYPE_PURCHASE;
-    case EventType::kWishlist:
-      return v1::EVENT_TYPE_ADD_TO_WISHLIST;
-  }
-  return v1::EVENT_TYPE_VIEW;
 }
 
 // The most valuable event type with enough held-out interactions to learn
@@ -77,42 +57,12 @@ int ChooseTargetType(absl::Span<const Interaction> xs,
     ++counts[static_cast<int>(xs[i].event_type)];
   }
   constexpr int64_t kMinTargets = 200;
-  for (const EventType t : {EventType::kPurchase, EventType::kAddToCart,
-                            EventType::kClick, EventType::kWishlist,
-                            EventType::kView}) {
+  for (const EventType t :
+       {EventType::kPurchase, EventType::kAddToCart, EventType::kClick,
+        EventType::kWishlist, EventType::kView}) {
     if (counts[static_cast<int>(t)] >= kMinTargets) return static_cast<int>(t);
   }
   return -1;
-}
-
-// A user's interactions before a moment: log indices in time order.
-struct Histories {
-  absl::flat_hash_map<absl::string_view, int32_t> slot;
-  std::vector<int64_t> indptr;
-  std::vector<int64_t> order;
-};
-
-Histories BuildHistories(absl::Span<const Interaction> xs) {
-  Histories h;
-  std::vector<int32_t> slot_of(xs.size());
-  for (size_t i = 0; i < xs.size(); ++i) {
-    auto [it, inserted] =
-        h.slot.try_emplace(xs[i].user_id, static_cast<int32_t>(h.slot.size()));
-    slot_of[i] = it->second;
-  }
-  h.order.resize(xs.size());
-  std::iota(h.order.begin(), h.order.end(), 0);
-  std::sort(h.order.begin(), h.order.end(), [&](int64_t a, int64_t b) {
-    if (slot_of[a] != slot_of[b]) return slot_of[a] < slot_of[b];
-    if (xs[a].timestamp != xs[b].timestamp) {
-      return xs[a].timestamp < xs[b].timestamp;
-    }
-    return a < b;
-  });
-  h.indptr.assign(h.slot.size() + 1, 0);
-  for (size_t i = 0; i < xs.size(); ++i) ++h.indptr[slot_of[i] + 1];
-  for (size_t s = 0; s < h.slot.size(); ++s) h.indptr[s + 1] += h.indptr[s];
-  return h;
 }
 
 // One held-out basket: a user's target interactions at one timestamp.
@@ -170,26 +120,25 @@ absl::Status ValidateRankerTrainingOptions(const RankerTrainingOptions& o) {
         "ranker_holdout=", o.holdout_fraction, " must be in (0, 1)"));
   }
   if (!(o.validation_fraction > 0.0 && o.validation_fraction < 1.0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ranker_validation=", o.validation_fraction,
-                     " must be in (0, 1)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ranker_validation=", o.validation_fraction, " must be in (0, 1)"));
   }
   if (o.num_candidates < 1 || o.num_candidates > 1000) {
     return absl::InvalidArgumentError(absl::StrCat(
         "ranker_candidates=", o.num_candidates, " must be in [1, 1000]"));
   }
   if (o.max_events < 0 || o.max_events > 1000) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ranker_events=", o.max_events, " must be in [0, 1000]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ranker_events=", o.max_events, " must be in [0, 1000]"));
   }
   if (o.max_lists < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("ranker_lists=", o.max_lists, " must be >= 0"));
   }
   if (o.retriever_neighbors < o.num_candidates) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "retriever_neighbors=", o.retriever_neighbors,
-        " must be >= ranker_candidates=", o.num_candidates));
+    return absl::InvalidArgumentError(
+        absl::StrCat("retriever_neighbors=", o.retriever_neighbors,
+                     " must be >= ranker_candidates=", o.num_candidates));
   }
   if (o.threads < 1) {
     return absl::InvalidArgumentError(
@@ -231,8 +180,8 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
   // Baskets of the target type.
   const int target = ChooseTargetType(xs, held_out);
   report->target_type =
-      target < 0 ? "any" : std::string(EventTypeName(
-                               static_cast<EventType>(target)));
+      target < 0 ? "any"
+                 : std::string(EventTypeName(static_cast<EventType>(target)));
   std::vector<Basket> baskets;
   {
     absl::flat_hash_map<std::pair<absl::string_view, int64_t>, int64_t> index;
@@ -265,7 +214,7 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
               return a.first < b.first;
             });
 
-  const Histories histories = BuildHistories(xs);
+  const UserHistories histories = BuildUserHistories(xs);
   const std::vector<ScoredItem> popularity_top =
       popularity.Retrieve(options.num_candidates + 1);
   const ScorerOptions scorer;  // features do not depend on weights
@@ -393,13 +342,13 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
       for (auto it = ev_begin; it != cut; ++it) {
         v1::Event* e = request.add_events();
         e->set_item_id(xs[*it].item_id);
-        e->set_type(ToProto(xs[*it].event_type));
+        e->set_type(ToProtoEventType(xs[*it].event_type));
         e->set_timestamp_ms(ToMillis(xs[*it].timestamp));
       }
       for (const int64_t i : revealed) {
         v1::Event* e = request.add_events();
         e->set_item_id(xs[i].item_id);
-        e->set_type(ToProto(xs[i].event_type));
+        e->set_type(ToProtoEventType(xs[i].event_type));
         e->set_timestamp_ms(ToMillis(xs[i].timestamp));
       }
       list.session = !revealed.empty();
@@ -452,8 +401,8 @@ absl::Status BuildRankingLists(absl::Span<const Interaction> xs,
 absl::StatusOr<PairedDifference> PairedValidationDifference(
     const RankerSpec& a, const RankerSpec& b, const RankingData& validation) {
   const int64_t rows = validation.num_rows();
-  auto list_ndcg = [&](const RankerSpec& spec)
-      -> absl::StatusOr<std::vector<double>> {
+  auto list_ndcg =
+      [&](const RankerSpec& spec) -> absl::StatusOr<std::vector<double>> {
     ASSIGN_OR_RETURN(std::unique_ptr<const Ranker> ranker,
                      Ranker::Create(spec));
     std::vector<double> scores(static_cast<size_t>(rows));
@@ -543,10 +492,11 @@ absl::Status TrainRankers(const InteractionLog& log, const TrainOptions& train,
         " and ", kMinValidationLists,
         "); raise ranker_holdout or use --ranker=formula"));
   }
-  spdlog::info("ranker: {} fitting lists ({} rows), {} validation lists, "
-               "target {}",
-               report->fit_lists, report->fit_rows, report->validation_lists,
-               report->target_type);
+  spdlog::info(
+      "ranker: {} fitting lists ({} rows), {} validation lists, "
+      "target {}",
+      report->fit_lists, report->fit_rows, report->validation_lists,
+      report->target_type);
 
   // 3. Fit.
   const FitProgress progress = [](const std::string& line) {
@@ -564,8 +514,8 @@ absl::Status TrainRankers(const InteractionLog& log, const TrainOptions& train,
       lo.features.assign(std::begin(kDefaultRankerFeatures),
                          std::end(kDefaultRankerFeatures));
     }
-    ASSIGN_OR_RETURN(RankerSpec spec, FitLinear(fit, validation, lo, progress,
-                                                &report->linear));
+    ASSIGN_OR_RETURN(RankerSpec spec,
+                     FitLinear(fit, validation, lo, progress, &report->linear));
     report->fitted_linear = true;
     spec.description = absl::StrFormat(
         "rerank-train linear: %d fitting / %d validation lists (target %s), "
@@ -583,8 +533,8 @@ absl::Status TrainRankers(const InteractionLog& log, const TrainOptions& train,
                          std::end(kDefaultRankerFeatures));
     }
     go.threads = options.threads;
-    ASSIGN_OR_RETURN(RankerSpec spec, FitGbdt(fit, validation, go, progress,
-                                              &report->gbdt));
+    ASSIGN_OR_RETURN(RankerSpec spec,
+                     FitGbdt(fit, validation, go, progress, &report->gbdt));
     report->fitted_gbdt = true;
     spec.description = absl::StrFormat(
         "rerank-train gbdt: %d trees, %d fitting / %d validation lists "
@@ -596,9 +546,9 @@ absl::Status TrainRankers(const InteractionLog& log, const TrainOptions& train,
     if (!want_linear) {
       report->chosen = RankerKind::kGbdt;
     } else {
-      ASSIGN_OR_RETURN(report->gbdt_minus_linear,
-                       PairedValidationDifference(specs[0], specs[1],
-                                                  validation));
+      ASSIGN_OR_RETURN(
+          report->gbdt_minus_linear,
+          PairedValidationDifference(specs[0], specs[1], validation));
       // The trees replace the linear ranker only when they are better on
       // the validation lists beyond noise: two standard errors of the
       // paired per-list difference. The trees fit the inner split's lists
@@ -620,8 +570,8 @@ std::string FormatRankerTrainingReport(const RankerTrainingReport& r) {
   std::string out;
   if (!r.fitted_linear && !r.fitted_gbdt) {
     if (!r.skipped.empty()) {
-      return absl::StrCat("  ranker:     formula (no learned ranker: ",
-                          r.skipped, ")\n");
+      return absl::StrCat(
+          "  ranker:     formula (no learned ranker: ", r.skipped, ")\n");
     }
     return "  ranker:     formula (no learned ranker)\n";
   }
