@@ -549,7 +549,7 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
   if (!p.item_categories.empty()) {
     // Interned once here so that the feature pass compares categories as
     // integers (string compares were 3 % of a linear-ranker call).
-    absl::flat_hash_map<absl::string_view, int32_t> ids;
+    auto& ids = snapshot->category_ids_;
     snapshot->category_id_.assign(static_cast<size_t>(items), -1);
     for (int64_t i = 0; i < items; ++i) {
       const std::string& name = snapshot->parts_.item_categories[i];
@@ -683,6 +683,11 @@ const Ranker* ModelSnapshot::ranker(RankerKind kind) const {
     if (r->kind() == kind) return r.get();
   }
   return nullptr;
+}
+
+int32_t ModelSnapshot::FindCategoryId(absl::string_view name) const {
+  const auto it = category_ids_.find(name);
+  return it == category_ids_.end() ? -1 : it->second;
 }
 
 absl::string_view ModelSnapshot::ItemCategory(int32_t item_row) const {

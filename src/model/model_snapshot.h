@@ -7,8 +7,7 @@
 #include <utility>
 #include <vector>
 
-// Not used here any more; kept because includers may rely on it.
-#include "absl/container/flat_hash_map.h"  // IWYU pragma: keep
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -237,6 +236,9 @@ class ModelSnapshot {
   int32_t ItemCategoryId(int32_t item_row) const {
     return category_id_.empty() ? -1 : category_id_[item_row];
   }
+  // The id ItemCategoryId gives the items of category `name`; -1 when no
+  // item of the model has it (and for "").
+  int32_t FindCategoryId(absl::string_view name) const;
 
  private:
   explicit ModelSnapshot(Parts parts);
@@ -247,6 +249,8 @@ class ModelSnapshot {
   IdIndex item_index_;
   std::vector<float> popularity_;  // per item row; empty without counts
   std::vector<int32_t> category_id_;  // per item row; empty without categories
+  // Category name (into parts_.item_categories) -> its id.
+  absl::flat_hash_map<absl::string_view, int32_t> category_ids_;
 };
 
 }  // namespace rerank

@@ -252,10 +252,9 @@ struct ScoringBuffers {
   std::vector<FeatureGroup> feature_groups;   // parallel to event_groups
   std::vector<double> event_rank_weight;      // parallel to events
   Eigen::VectorXf session_unit;               // sum of 0.5^rank * v / |v|
-  // Distinct categories of the kept events: name, the model's category id
-  // (ModelSnapshot::ItemCategoryId), and how many events have it.
+  // Distinct categories of the kept events: the model's category id
+  // (ModelSnapshot::ItemCategoryId) and how many events have it.
   struct EventCategory {
-    absl::string_view name;
     int32_t id;
     int32_t count;
   };
