@@ -11,8 +11,12 @@
 //   build/bench/micro/ranker_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true
 //
+// BM_RankerRatio/kind:K measures the same ratio call by call (preferred on
+// a noisy machine; see its comment).
+//
 // Args: kind, candidates, dim, events, trees, depth, all.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -165,6 +169,71 @@ void BM_RerankRanker(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * candidates);
 }
+
+// The ratio itself, paired call by call: each iteration scores one request
+// with the formula and with ranker `kind` (alternating which goes first, so
+// neither always finds the other's cache lines), timing each call. On a
+// shared machine whose speed drifts by 2x within a minute, two medians
+// taken seconds apart are not a ratio; the sums of paired calls are.
+// Counters: formula_us and ranker_us per call, ratio = ranker / formula.
+void BM_RankerRatio(benchmark::State& state) {
+  const auto kind = static_cast<RankerKind>(state.range(0));
+  const int candidates = static_cast<int>(state.range(1));
+  const int32_t dim = static_cast<int32_t>(state.range(2));
+  const int events = static_cast<int>(state.range(3));
+  const int trees = static_cast<int>(state.range(4));
+  const int depth = static_cast<int>(state.range(5));
+  const auto model = ModelWithRankers(dim, trees, depth, false);
+  const auto requests =
+      SyntheticRequests(kItems, kUsers, candidates, events, kPoolSize);
+  ScorerOptions formula;
+  formula.ranker = RankerKind::kFormula;
+  ScorerOptions ranker;
+  ranker.ranker = kind;
+  std::string items_wire;
+  double formula_ns = 0.0;
+  double ranker_ns = 0.0;
+  size_t i = 0;
+  bool formula_first = true;
+  auto timed = [&](const ScorerOptions& options, double* total) {
+    v1::RerankResponse response;
+    items_wire.clear();
+    const auto start = std::chrono::steady_clock::now();
+    const absl::Status status =
+        RerankWire(*model, requests[i], options, 0, &response, &items_wire);
+    benchmark::DoNotOptimize(items_wire.data());
+    *total += std::chrono::duration<double, std::nano>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    return status;
+  };
+  for (auto _ : state) {
+    absl::Status a, b;
+    if (formula_first) {
+      a = timed(formula, &formula_ns);
+      b = timed(ranker, &ranker_ns);
+    } else {
+      b = timed(ranker, &ranker_ns);
+      a = timed(formula, &formula_ns);
+    }
+    if (!a.ok() || !b.ok()) {
+      state.SkipWithError((a.ok() ? b : a).ToString().c_str());
+      break;
+    }
+    formula_first = !formula_first;
+    if (++i == requests.size()) i = 0;
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["formula_us"] = formula_ns / n / 1000.0;
+  state.counters["ranker_us"] = ranker_ns / n / 1000.0;
+  state.counters["ratio"] = formula_ns > 0.0 ? ranker_ns / formula_ns : 0.0;
+}
+
+BENCHMARK(BM_RankerRatio)
+    ->ArgNames({"kind", "cand", "dim", "events", "trees", "depth"})
+    ->Args({1, 200, 64, 20, 300, 6})
+    ->Args({2, 200, 64, 20, 300, 6})
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK(BM_RerankRanker)
     ->ArgNames({"kind", "cand", "dim", "events", "trees", "depth", "all"})
