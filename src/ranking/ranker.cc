@@ -10,6 +10,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
@@ -368,12 +372,87 @@ inline double LinearTerm(float x, double mean, double coef) {
 // the CPU overlaps the loads of one row's walk with the others'.
 constexpr int32_t kBlock = 16;
 
+// scores[r] += LinearTerm(col[r], mean, coef) for r < rows: the same
+// operations, in IEEE double, as the scalar LinearTerm (no fused multiply-
+// add), so the result is bit-identical whichever path runs.
+__attribute__((always_inline)) inline void LinearColumnPortable(
+    const float* col, int32_t rows, double mean, double coef,
+    double* scores) {
+  for (int32_t r = 0; r < rows; ++r) {
+    scores[r] += LinearTerm(col[r], mean, coef);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx"))) void LinearColumnAvx(const float* col,
+                                                    int32_t rows, double mean,
+                                                    double coef,
+                                                    double* scores) {
+  const __m256d m = _mm256_set1_pd(mean);
+  const __m256d w = _mm256_set1_pd(coef);
+  int32_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const __m256d x = _mm256_cvtps_pd(_mm_loadu_ps(col + r));
+    const __m256d t = _mm256_mul_pd(_mm256_sub_pd(x, m), w);
+    // NaN (a missing feature) counts as its mean: term 0.
+    const __m256d keep = _mm256_and_pd(t, _mm256_cmp_pd(t, t, _CMP_ORD_Q));
+    _mm256_storeu_pd(scores + r,
+                     _mm256_add_pd(_mm256_loadu_pd(scores + r), keep));
+  }
+  LinearColumnPortable(col + r, rows - r, mean, coef, scores + r);
+}
+
+using LinearColumnFn = void (*)(const float*, int32_t, double, double,
+                                double*);
+LinearColumnFn ChooseLinearColumn() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx")
+             ? LinearColumnAvx
+             : [](const float* col, int32_t rows, double mean, double coef,
+                  double* scores) {
+                 LinearColumnPortable(col, rows, mean, coef, scores);
+               };
+}
+const LinearColumnFn LinearColumn = ChooseLinearColumn();
+#else
+void LinearColumn(const float* col, int32_t rows, double mean, double coef,
+                  double* scores) {
+  LinearColumnPortable(col, rows, mean, coef, scores);
+}
+#endif
+
 }  // namespace
 
 void Ranker::Score(const float* features, int32_t rows, int32_t stride,
                    double* scores) const {
+  ScoreStrided(features, rows, stride, 1, scores);
+}
+
+void Ranker::ScoreByFeature(const float* features, int32_t rows,
+                            int32_t plane, double* scores) const {
+  if (rows <= 0) return;
+  if (spec_.kind != RankerKind::kLinear) {
+    ScoreStrided(features, rows, 1, plane, scores);
+    return;
+  }
+  // Feature by feature over contiguous columns: every row's sum still
+  // takes its terms in feature order (Explain's rounding), but the rows
+  // are independent lanes, so the loop vectorises.
+  for (int32_t r = 0; r < rows; ++r) scores[r] = spec_.linear.bias;
+  const size_t d = feature_index_.size();
+  for (size_t j = 0; j < d; ++j) {
+    LinearColumn(features + static_cast<int64_t>(feature_index_[j]) * plane,
+                 rows, spec_.linear.means[j], linear_coef_[j], scores);
+  }
+}
+
+void Ranker::ScoreStrided(const float* features, int32_t rows,
+                          int32_t row_stride, int32_t feature_stride,
+                          double* scores) const {
   if (rows <= 0) return;
   const size_t d = feature_index_.size();
+  const int64_t rs = row_stride;
+  const int64_t fs = feature_stride;
   if (spec_.kind == RankerKind::kLinear) {
     const int32_t* index = feature_index_.data();
     const double* mean = spec_.linear.means.data();
@@ -385,25 +464,24 @@ void Ranker::Score(const float* features, int32_t rows, int32_t stride,
     constexpr int32_t kRows = 8;
     for (int32_t r0 = 0; r0 < rows; r0 += kRows) {
       const int32_t b = std::min(kRows, rows - r0);
-      const float* x = features + static_cast<int64_t>(r0) * stride;
+      const float* x = features + r0 * rs;
       double acc[kRows];
       for (int32_t k = 0; k < kRows; ++k) acc[k] = spec_.linear.bias;
       if (b == kRows) {
         for (size_t j = 0; j < d; ++j) {
           const double m = mean[j];
           const double w = coef[j];
-          const float* col = x + index[j];
+          const float* col = x + index[j] * fs;
 #pragma GCC unroll 8
           for (int32_t k = 0; k < kRows; ++k) {
-            acc[k] += LinearTerm(col[static_cast<int64_t>(k) * stride], m, w);
+            acc[k] += LinearTerm(col[k * rs], m, w);
           }
         }
       } else {
         for (size_t j = 0; j < d; ++j) {
-          const float* col = x + index[j];
+          const float* col = x + index[j] * fs;
           for (int32_t k = 0; k < b; ++k) {
-            acc[k] += LinearTerm(col[static_cast<int64_t>(k) * stride],
-                                 mean[j], coef[j]);
+            acc[k] += LinearTerm(col[k * rs], mean[j], coef[j]);
           }
         }
       }
@@ -421,14 +499,14 @@ void Ranker::Score(const float* features, int32_t rows, int32_t stride,
     const int32_t depth = depth_[t];
     for (int32_t r0 = 0; r0 < rows; r0 += kBlock) {
       const int32_t b = std::min(kBlock, rows - r0);
-      const float* block = features + static_cast<int64_t>(r0) * stride;
+      const float* block = features + r0 * rs;
       for (int32_t k = 0; k < b; ++k) at[k] = root;
       // Every row takes exactly `depth` steps; one that reached a leaf
       // early stays on it (see the leaf encoding in Create).
       for (int32_t step = 0; step < depth; ++step) {
         for (int32_t k = 0; k < b; ++k) {
           const Node& node = nodes[at[k]];
-          const float x = block[static_cast<int64_t>(k) * stride + node.feature];
+          const float x = block[k * rs + node.feature * fs];
           // As XGBoost: float comparison; NaN fails it and goes left only
           // when default_left.
           const bool go_left =

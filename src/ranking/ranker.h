@@ -103,6 +103,12 @@ class Ranker {
   // The trees are walked tree by tree over all rows.
   void Score(const float* features, int32_t rows, int32_t stride,
              double* scores) const;
+  // The same scores, bit for bit, for features stored by feature: feature
+  // f of row r is features[f * plane + r] (plane >= rows). The scorer's
+  // layout: a linear ranker then reads each of its features as one
+  // contiguous column.
+  void ScoreByFeature(const float* features, int32_t rows, int32_t plane,
+                      double* scores) const;
 
   // Attribution of one row's score: *bias plus the sum of contributions
   // (one per spec feature) equals Score's result for the row up to rounding.
@@ -116,6 +122,11 @@ class Ranker {
 
  private:
   explicit Ranker(RankerSpec spec) : spec_(std::move(spec)) {}
+
+  // Score over any layout: feature f of row r at
+  // features[r * row_stride + f * feature_stride].
+  void ScoreStrided(const float* features, int32_t rows, int32_t row_stride,
+                    int32_t feature_stride, double* scores) const;
 
   RankerSpec spec_;
   std::vector<int32_t> feature_index_;

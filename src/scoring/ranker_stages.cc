@@ -88,10 +88,41 @@ __attribute__((target("avx"))) void Dots4Avx(const float* v, const float* a,
   out[3] = HorizontalSum(s3) + tail[3];
 }
 
+// With FMA: half the instructions of Dots4Avx, and the four horizontal
+// sums done together (two rounds of hadd and one add of the halves).
+__attribute__((target("avx2,fma"))) void Dots4Fma(const float* v,
+                                                  const float* a,
+                                                  const float* b,
+                                                  const float* c, int n,
+                                                  float out[4]) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(v + i);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), x, s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(b + i), x, s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(c + i), x, s2);
+    s3 = _mm256_fmadd_ps(x, x, s3);
+  }
+  // hadd(hadd(s0, s1), hadd(s2, s3)) holds, per 128-bit half, the partial
+  // sums of s0..s3 in lanes 0..3; adding the halves gives the four sums.
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(s0, s1),
+                                  _mm256_hadd_ps(s2, s3));
+  const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(h),
+                                 _mm256_extractf128_ps(h, 1));
+  float tail[4];
+  Dots4Portable(v + i, a + i, b + i, c + i, n - i, tail);
+  _mm_storeu_ps(out, _mm_add_ps(sums, _mm_loadu_ps(tail)));
+}
+
 using Dots4Fn = void (*)(const float*, const float*, const float*,
                          const float*, int, float*);
 Dots4Fn ChooseDots4() {
   __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    return Dots4Fma;
+  }
   return __builtin_cpu_supports("avx") ? Dots4Avx : Dots4Portable;
 }
 const Dots4Fn Dots4 = ChooseDots4();
@@ -99,66 +130,87 @@ const Dots4Fn Dots4 = ChooseDots4();
 constexpr auto Dots4 = Dots4Portable;
 #endif
 
-// Column `to` of the `rows` feature rows gets the z-score of column `from`
-// ((x - mean) / std over the rows; 0 when the std is 0 or there is one
-// row).
-void ZScore(int32_t from, int32_t to, int32_t rows, float* features) {
+// Feature `to` gets the z-score of feature `from` over the `rows` rows
+// ((x - mean) / std; 0 when the std is 0 or there is one row). `features`
+// is stored by feature (ScoringContext::features): both are contiguous.
+void ZScore(int32_t from, int32_t to, int32_t rows, int32_t plane,
+            float* features) {
   if (rows <= 0) return;
-  const float* in = features + from;
-  double sum = 0.0;
-  for (int32_t r = 0; r < rows; ++r) {
-    sum += in[static_cast<size_t>(r) * kNumFeatures];
+  const float* in = features + static_cast<size_t>(from) * plane;
+  float* out = features + static_cast<size_t>(to) * plane;
+  // Four partial sums, so that the additions do not wait on one another.
+  double sum[4] = {0.0, 0.0, 0.0, 0.0};
+  int32_t r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    for (int k = 0; k < 4; ++k) sum[k] += in[r + k];
   }
-  const double mean = sum / rows;
-  double ss = 0.0;
-  for (int32_t r = 0; r < rows; ++r) {
-    const double d = in[static_cast<size_t>(r) * kNumFeatures] - mean;
-    ss += d * d;
+  for (; r < rows; ++r) sum[0] += in[r];
+  const double mean = ((sum[0] + sum[1]) + (sum[2] + sum[3])) / rows;
+  double ss[4] = {0.0, 0.0, 0.0, 0.0};
+  r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    for (int k = 0; k < 4; ++k) {
+      const double d = in[r + k] - mean;
+      ss[k] += d * d;
+    }
   }
-  const double sd = std::sqrt(ss / rows);
-  float* out = features + to;
+  for (; r < rows; ++r) {
+    const double d = in[r] - mean;
+    ss[0] += d * d;
+  }
+  const double sd = std::sqrt(((ss[0] + ss[1]) + (ss[2] + ss[3])) / rows);
   // Relative threshold: a column equal up to float rounding is constant.
   if (!(sd > 1e-7 * std::max(1.0, std::fabs(mean)))) {
-    for (int32_t r = 0; r < rows; ++r) {
-      out[static_cast<size_t>(r) * kNumFeatures] = 0.0f;
-    }
+    std::fill_n(out, rows, 0.0f);
     return;
   }
   // A multiply, not a divide per row (a float of the quotient either way).
   const double inv_sd = 1.0 / sd;
-  for (int32_t r = 0; r < rows; ++r) {
-    const size_t at = static_cast<size_t>(r) * kNumFeatures;
-    out[at] = static_cast<float>((in[at] - mean) * inv_sd);
+  for (r = 0; r < rows; ++r) {
+    out[r] = static_cast<float>((in[r] - mean) * inv_sd);
   }
 }
 
 // x, or 0 when x is NaN or +-Inf: what an overflow becomes in a feature.
 inline float FiniteOr0(float x) { return std::isfinite(x) ? x : 0.0f; }
 
-// Column `f`'s rank (0 = largest, ties share the better rank) scaled to
-// [0, 1] into column `out`.
-void RankColumn(int32_t f, int32_t out, int32_t rows, float* features,
-                std::vector<int32_t>* scratch) {
+// Feature `f`'s rank (0 = largest, ties share the better rank) scaled to
+// [0, 1] into feature `out` (features stored by feature, as ZScore).
+void RankColumn(int32_t f, int32_t out, int32_t rows, int32_t plane,
+                float* features, std::vector<int32_t>* scratch) {
+  const float* in = features + static_cast<size_t>(f) * plane;
+  float* to = features + static_cast<size_t>(out) * plane;
   if (rows <= 1) {
-    for (int32_t r = 0; r < rows; ++r) features[r * kNumFeatures + out] = 0.0f;
+    std::fill_n(to, rows, 0.0f);
     return;
   }
   std::vector<int32_t>& order = *scratch;
   order.resize(rows);
   for (int32_t r = 0; r < rows; ++r) order[r] = r;
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return features[a * kNumFeatures + f] > features[b * kNumFeatures + f];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [in](int32_t a, int32_t b) { return in[a] > in[b]; });
   const float scale = 1.0f / static_cast<float>(rows - 1);
   int32_t rank = 0;
   for (int32_t i = 0; i < rows; ++i) {
-    if (i > 0 && features[order[i] * kNumFeatures + f] !=
-                     features[order[i - 1] * kNumFeatures + f]) {
-      rank = i;
-    }
-    features[order[i] * kNumFeatures + out] = static_cast<float>(rank) * scale;
+    if (i > 0 && in[order[i]] != in[order[i - 1]]) rank = i;
+    to[order[i]] = static_cast<float>(rank) * scale;
   }
 }
+
+// One row's features in the by-feature layout: f[k] is feature k of the
+// row, so the pass below reads as if rows were contiguous.
+class FeatureRow {
+ public:
+  FeatureRow(float* features, int32_t row, int32_t plane)
+      : at_(features + row), plane_(plane) {}
+  float& operator[](int32_t feature) const {
+    return at_[static_cast<size_t>(feature) * plane_];
+  }
+
+ private:
+  float* at_;
+  size_t plane_;
+};
 
 }  // namespace
 
@@ -242,12 +294,14 @@ void ComputeFeatures(ScoringContext* ctx) {
     ctx->feature_slots.push_back(s);
   }
   const int32_t rows = static_cast<int32_t>(ctx->feature_slots.size());
-  ctx->features.assign(static_cast<size_t>(rows) * kNumFeatures, 0.0f);
+  // Stored by feature (ScoringContext::features): each feature's column is
+  // contiguous, for the within-list statistics and the linear ranker.
+  const int32_t plane = rows;
+  ctx->feature_plane = plane;
+  ctx->features.assign(static_cast<size_t>(plane) * kNumFeatures, 0.0f);
   float* const features = ctx->features.data();
   auto row_of = [&](int32_t slot) {
-    return features +
-           static_cast<size_t>(ctx->candidates[slot].feature_row) *
-               kNumFeatures;
+    return FeatureRow(features, ctx->candidates[slot].feature_row, plane);
   };
 
   // Kept events ranked most recent first (rank 0); equal timestamps: the
@@ -292,7 +346,7 @@ void ComputeFeatures(ScoringContext* ctx) {
     const double rank_w = rank_weight[i];
     if (e.candidate_slot >= 0 && !ctx->candidates[e.candidate_slot].dropped) {
       CandidateSlot& c = ctx->candidates[e.candidate_slot];
-      float* f = row_of(e.candidate_slot);
+      const FeatureRow f = row_of(e.candidate_slot);
       f[TypeFeature(t, 0)] += static_cast<float>(short_w);
       f[TypeFeature(t, 1)] += static_cast<float>(long_w);
       f[kDirectRank] += static_cast<float>(rank_w);
@@ -365,7 +419,7 @@ void ComputeFeatures(ScoringContext* ctx) {
         const int32_t slot = ctx->slot_by_row.Find(list.items[j]);
         if (slot < 0 || ctx->candidates[slot].dropped) continue;
         const double sim = list.scores[j];
-        float* f = row_of(slot);
+        const FeatureRow f = row_of(slot);
         for (int t = 0; need_type_neighbors && t < kNumTypes; ++t) {
           if ((type_mask & (1u << t)) == 0) continue;
           f[TypeFeature(t, 2)] += static_cast<float>(g.short_weight[t] * sim);
@@ -420,7 +474,7 @@ void ComputeFeatures(ScoringContext* ctx) {
     }
     const CandidateSlot& c = ctx->candidates[ctx->feature_slots[r]];
     const v1::Candidate& candidate = ctx->request.candidates(c.input_position);
-    float* f = features + static_cast<size_t>(r) * kNumFeatures;
+    const FeatureRow f(features, r, plane);
     f[kBaseScore] = FiniteOr0(static_cast<float>(
         candidate.has_base_score() ? candidate.base_score() : 0.0));
     f[kInputPosition] = static_cast<float>(r) * position_scale;
@@ -474,10 +528,11 @@ void ComputeFeatures(ScoringContext* ctx) {
       {kNeighborRank, kNeighborRankZ},
       {kPopularity, kPopularityZ}};
   for (const auto& [from, z] : z_columns) {
-    if (uses(z)) ZScore(from, z, rows, features);
+    if (uses(z)) ZScore(from, z, rows, plane, features);
   }
   if (uses(kBaseRank)) {
-    RankColumn(kBaseScore, kBaseRank, rows, features, &ctx->rank_scratch);
+    RankColumn(kBaseScore, kBaseRank, rows, plane, features,
+               &ctx->rank_scratch);
   }
 
   // Features must be finite for the ranker. Factors, scores and counts are
@@ -487,11 +542,18 @@ void ComputeFeatures(ScoringContext* ctx) {
   // finite terms, and a z-score of finite values is finite.
 }
 
+void FeatureRowOf(const ScoringContext& ctx, int32_t row, float* out) {
+  const float* at = ctx.features.data() + row;
+  for (int32_t f = 0; f < kNumFeatures; ++f) {
+    out[f] = at[static_cast<size_t>(f) * ctx.feature_plane];
+  }
+}
+
 void ScoreWithRanker(ScoringContext* ctx) {
   const int32_t rows = static_cast<int32_t>(ctx->feature_slots.size());
   ctx->ranker_scores.resize(rows);
-  ctx->ranker->Score(ctx->features.data(), rows, kNumFeatures,
-                     ctx->ranker_scores.data());
+  ctx->ranker->ScoreByFeature(ctx->features.data(), rows, ctx->feature_plane,
+                              ctx->ranker_scores.data());
   for (int32_t r = 0; r < rows; ++r) {
     CandidateSlot& c = ctx->candidates[ctx->feature_slots[r]];
     c.base = 0.0;

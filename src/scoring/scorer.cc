@@ -334,9 +334,8 @@ absl::Status ExtractFeatures(const ModelSnapshot& model,
     if (slot < 0) continue;
     const int32_t row = ctx.candidates[slot].feature_row;
     if (row < 0) continue;  // dropped
-    std::copy_n(ctx.features.data() + static_cast<size_t>(row) * kNumFeatures,
-                kNumFeatures,
-                features->data() + static_cast<size_t>(i) * kNumFeatures);
+    si::FeatureRowOf(ctx, row,
+                     features->data() + static_cast<size_t>(i) * kNumFeatures);
   }
   return absl::OkStatus();
 }

@@ -244,9 +244,12 @@ struct ScoringBuffers {
   std::vector<absl::string_view> categories;
   std::vector<int32_t> scratch;  // reorder stages, event ranks
 
-  // Learned ranking (ranker_stages.cc): one feature row per kept candidate
-  // (features.h order), the slot of each row, and the ranker's scores.
+  // Learned ranking (ranker_stages.cc): one feature row per kept candidate,
+  // stored by feature: feature f (features.h order) of row r is
+  // features[f * feature_plane + r] (see FeatureRowOf); the slot of each
+  // row, and the ranker's scores.
   std::vector<float> features;
+  int32_t feature_plane = 0;
   std::vector<int32_t> feature_slots;
   std::vector<double> ranker_scores;
   std::vector<FeatureGroup> feature_groups;   // parallel to event_groups
@@ -402,6 +405,9 @@ absl::StatusOr<RankerKind> RequestedRanker(const ModelSnapshot& model,
 // Stage: ctx->features for every kept candidate (features.h), and the
 // purchased flags. Needs ResolveEvents and the drop stages.
 void ComputeFeatures(ScoringContext* ctx);
+
+// Row `row` of ctx.features in features.h order (kNumFeatures floats).
+void FeatureRowOf(const ScoringContext& ctx, int32_t row, float* out);
 
 // Stage: score = the ranker's score of the features (+ rules, 0 until the
 // boost rules run), with the formula's parts 0. Needs ComputeFeatures.

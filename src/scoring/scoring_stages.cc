@@ -206,9 +206,8 @@ void FillExplanation(const ScoringContext& ctx, int32_t slot_index,
   if (ctx.ranker != nullptr) {
     // A learned ranker's score is its bias plus one contribution per
     // feature it uses; the formula's parts are 0 and there are no boosts.
-    const float* row =
-        ctx.features.data() + static_cast<size_t>(slot.feature_row) *
-                                  static_cast<size_t>(kNumFeatures);
+    float row[kNumFeatures];
+    FeatureRowOf(ctx, slot.feature_row, row);
     double bias = 0.0;
     std::vector<double> contributions;
     ctx.ranker->Explain(row, &bias, &contributions);
@@ -321,6 +320,7 @@ void ScoringBuffers::Clear() {
   categories.clear();
   scratch.clear();
   features.clear();
+  feature_plane = 0;
   feature_slots.clear();
   ranker_scores.clear();
   feature_groups.clear();

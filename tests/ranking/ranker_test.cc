@@ -323,6 +323,62 @@ TEST(RankerTest, RandomTreesScoreAsTheSpecAndExplainSumsToTheScore) {
   }
 }
 
+// The scorer stores features by feature (one contiguous column each);
+// ScoreByFeature over that layout must give Score's results to the bit, for
+// both kinds, with NaNs, row counts around the vector widths and a plane
+// wider than the rows.
+TEST(RankerTest, ScoreByFeatureEqualsScoreBitForBit) {
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  std::vector<RankerSpec> specs;
+  RankerSpec linear;
+  linear.kind = RankerKind::kLinear;
+  linear.feature_set = kFeatureSetName;
+  for (int32_t j = 0; j < kNumFeatures; j += 3) {
+    linear.feature_names.emplace_back(FeatureNames()[j]);
+    linear.linear.weights.push_back(u(rng));
+    linear.linear.means.push_back(0.1 * u(rng));
+    linear.linear.scales.push_back(0.5 + std::abs(u(rng)));
+  }
+  linear.linear.bias = 0.3;
+  specs.push_back(linear);
+  RankerSpec trees;
+  trees.kind = RankerKind::kGbdt;
+  trees.feature_set = kFeatureSetName;
+  for (int32_t j = 1; j < kNumFeatures; j += 4) {
+    trees.feature_names.emplace_back(FeatureNames()[j]);
+  }
+  for (int i = 0; i < 25; ++i) {
+    trees.gbdt.trees.push_back(RandomTree(
+        rng, static_cast<int32_t>(trees.feature_names.size()), 1 + i % 7));
+  }
+  specs.push_back(trees);
+  for (const RankerSpec& spec : specs) {
+    const auto ranker = MustCreate(spec);
+    ASSERT_NE(ranker, nullptr);
+    for (const int32_t rows : {1, 3, 4, 5, 8, 17, 200}) {
+      const int32_t plane = rows + rows % 3;
+      std::vector<float> by_row(static_cast<size_t>(rows) * kNumFeatures);
+      std::vector<float> by_feature(static_cast<size_t>(plane) * kNumFeatures,
+                                    99.0f);
+      for (int32_t r = 0; r < rows; ++r) {
+        for (int32_t f = 0; f < kNumFeatures; ++f) {
+          const float v = (rng() % 8 == 0) ? kNan : u(rng);
+          by_row[static_cast<size_t>(r) * kNumFeatures + f] = v;
+          by_feature[static_cast<size_t>(f) * plane + r] = v;
+        }
+      }
+      std::vector<double> a(rows), b(rows, -1.0);
+      ranker->Score(by_row.data(), rows, kNumFeatures, a.data());
+      ranker->ScoreByFeature(by_feature.data(), rows, plane, b.data());
+      for (int32_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(a[r], b[r]) << RankerKindName(spec.kind) << " rows "
+                              << rows << " row " << r;
+      }
+    }
+  }
+}
+
 TEST(RankerTest, ZeroRowsWritesNothing) {
   const auto ranker = MustCreate(GbdtSpec2());
   ASSERT_NE(ranker, nullptr);
