@@ -197,6 +197,42 @@ void RankColumn(int32_t f, int32_t out, int32_t rows, int32_t plane,
   }
 }
 
+// Slot of category id `id` in a table of `mask + 1` slots (Fibonacci
+// hashing: ids are small dense integers).
+inline size_t CategorySlot(int32_t id, size_t mask) {
+  return static_cast<size_t>(
+             (static_cast<uint64_t>(static_cast<uint32_t>(id)) *
+              0x9E3779B97F4A7C15ull) >>
+             32) &
+         mask;
+}
+
+// `table` becomes an open-addressing table of `categories` (distinct ids).
+void BuildCategoryTable(
+    const std::vector<ScoringBuffers::EventCategory>& categories,
+    std::vector<ScoringBuffers::EventCategory>* table) {
+  size_t size = 4;
+  while (size < 2 * categories.size()) size <<= 1;
+  table->assign(size, {-1, 0});
+  const size_t mask = size - 1;
+  for (const auto& category : categories) {
+    size_t i = CategorySlot(category.id, mask);
+    while ((*table)[i].id >= 0) i = (i + 1) & mask;
+    (*table)[i] = category;
+  }
+}
+
+// How many kept events have category `id` (0 for -1 or an id none has).
+inline int32_t CategoryCount(
+    const std::vector<ScoringBuffers::EventCategory>& table, int32_t id) {
+  if (id < 0) return 0;
+  const size_t mask = table.size() - 1;
+  for (size_t i = CategorySlot(id, mask);; i = (i + 1) & mask) {
+    if (table[i].id == id) return table[i].count;
+    if (table[i].id < 0) return 0;
+  }
+}
+
 // One row's features in the by-feature layout: f[k] is feature k of the
 // row, so the pass below reads as if rows were contiguous.
 class FeatureRow {
@@ -330,6 +366,15 @@ void ComputeFeatures(ScoringContext* ctx) {
   // two session vectors and the categories of the events.
   ctx->feature_groups.assign(ctx->event_groups.size(), FeatureGroup{});
   const bool use_factors = dim > 0;
+  // The events' factor rows and category ids, all asked for at once: the
+  // loop below reads each right away, and without this every event waited
+  // on its own misses in turn.
+  for (int32_t i = 0; i < num_events; ++i) {
+    const EventSlot& e = ctx->events[i];
+    if (e.dropped || e.group < 0) continue;
+    if (use_factors) PrefetchRow(model.ItemFactors(e.item_row), dim);
+    model.PrefetchItemScalars(e.item_row);
+  }
   ctx->session.setZero(dim);
   ctx->session_unit.setZero(dim);
   double session_total = 0.0;
@@ -396,6 +441,7 @@ void ComputeFeatures(ScoringContext* ctx) {
       if (!found) ctx->event_categories.push_back({category, 1});
     }
   }
+  BuildCategoryTable(ctx->event_categories, &ctx->category_table);
   const bool has_session = session_total > 0.0;
   if (has_session) ctx->session /= static_cast<float>(session_total);
   // For the response's fallbacks: personalised when either vector exists.
@@ -509,12 +555,10 @@ void ComputeFeatures(ScoringContext* ctx) {
           candidate.has_category() ? model.FindCategoryId(candidate.category())
           : c.item_row >= 0        ? model.ItemCategoryId(c.item_row)
                                    : -1;
-      for (const auto& seen : ctx->event_categories) {
-        if (category >= 0 && seen.id == category) {
-          f[kCategoryShare] = static_cast<float>(seen.count) /
-                              static_cast<float>(categorised_events);
-          break;
-        }
+      const int32_t count = CategoryCount(ctx->category_table, category);
+      if (count > 0) {
+        f[kCategoryShare] =
+            static_cast<float>(count) / static_cast<float>(categorised_events);
       }
     }
   }

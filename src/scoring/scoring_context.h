@@ -262,6 +262,10 @@ struct ScoringBuffers {
     int32_t count;
   };
   std::vector<EventCategory> event_categories;
+  // The same as an open-addressing table (id -1: empty; a power of two at
+  // least twice their number), so each candidate probes once instead of
+  // scanning them all.
+  std::vector<EventCategory> category_table;
   std::vector<int32_t> rank_scratch;
 
   // Scratch of ResolveCandidates / ResolveEvents (ids and their rows, for

@@ -326,6 +326,7 @@ void ScoringBuffers::Clear() {
   feature_groups.clear();
   event_rank_weight.clear();
   event_categories.clear();
+  category_table.clear();
   rank_scratch.clear();
   // The RowTables are reset by the stages that fill them; the Eigen vectors
   // keep their size and are only read when has_user_vector says so.
