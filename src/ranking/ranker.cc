@@ -425,14 +425,14 @@ void LinearColumn(const float* col, int32_t rows, double mean, double coef,
 
 void Ranker::Score(const float* features, int32_t rows, int32_t stride,
                    double* scores) const {
-  ScoreStrided(features, rows, stride, 1, scores);
+  ScoreStrided(features, rows, stride, nullptr, scores);
 }
 
-void Ranker::ScoreByFeature(const float* features, int32_t rows,
-                            int32_t plane, double* scores) const {
+void Ranker::ScoreByFeature(const float* features, const int32_t* column,
+                            int32_t rows, double* scores) const {
   if (rows <= 0) return;
   if (spec_.kind != RankerKind::kLinear) {
-    ScoreStrided(features, rows, 1, plane, scores);
+    ScoreStrided(features, rows, 1, column, scores);
     return;
   }
   // Feature by feature over contiguous columns: every row's sum still
@@ -441,18 +441,22 @@ void Ranker::ScoreByFeature(const float* features, int32_t rows,
   for (int32_t r = 0; r < rows; ++r) scores[r] = spec_.linear.bias;
   const size_t d = feature_index_.size();
   for (size_t j = 0; j < d; ++j) {
-    LinearColumn(features + static_cast<int64_t>(feature_index_[j]) * plane,
-                 rows, spec_.linear.means[j], linear_coef_[j], scores);
+    LinearColumn(features + column[feature_index_[j]], rows,
+                 spec_.linear.means[j], linear_coef_[j], scores);
   }
 }
 
 void Ranker::ScoreStrided(const float* features, int32_t rows,
-                          int32_t row_stride, int32_t feature_stride,
+                          int32_t row_stride, const int32_t* column,
                           double* scores) const {
   if (rows <= 0) return;
   const size_t d = feature_index_.size();
   const int64_t rs = row_stride;
-  const int64_t fs = feature_stride;
+  // Where feature f starts: f in a row, or its column.
+  int64_t offset[kNumFeatures];
+  for (int32_t f = 0; f < kNumFeatures; ++f) {
+    offset[f] = column != nullptr ? column[f] : f;
+  }
   if (spec_.kind == RankerKind::kLinear) {
     const int32_t* index = feature_index_.data();
     const double* mean = spec_.linear.means.data();
@@ -471,7 +475,7 @@ void Ranker::ScoreStrided(const float* features, int32_t rows,
         for (size_t j = 0; j < d; ++j) {
           const double m = mean[j];
           const double w = coef[j];
-          const float* col = x + index[j] * fs;
+          const float* col = x + offset[index[j]];
 #pragma GCC unroll 8
           for (int32_t k = 0; k < kRows; ++k) {
             acc[k] += LinearTerm(col[k * rs], m, w);
@@ -479,7 +483,7 @@ void Ranker::ScoreStrided(const float* features, int32_t rows,
         }
       } else {
         for (size_t j = 0; j < d; ++j) {
-          const float* col = x + index[j] * fs;
+          const float* col = x + offset[index[j]];
           for (int32_t k = 0; k < b; ++k) {
             acc[k] += LinearTerm(col[k * rs], mean[j], coef[j]);
           }
@@ -506,7 +510,7 @@ void Ranker::ScoreStrided(const float* features, int32_t rows,
       for (int32_t step = 0; step < depth; ++step) {
         for (int32_t k = 0; k < b; ++k) {
           const Node& node = nodes[at[k]];
-          const float x = block[k * rs + node.feature * fs];
+          const float x = block[k * rs + offset[node.feature]];
           // As XGBoost: float comparison; NaN fails it and goes left only
           // when default_left.
           const bool go_left =

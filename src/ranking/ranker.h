@@ -104,11 +104,11 @@ class Ranker {
   void Score(const float* features, int32_t rows, int32_t stride,
              double* scores) const;
   // The same scores, bit for bit, for features stored by feature: feature
-  // f of row r is features[f * plane + r] (plane >= rows). The scorer's
-  // layout: a linear ranker then reads each of its features as one
-  // contiguous column.
-  void ScoreByFeature(const float* features, int32_t rows, int32_t plane,
-                      double* scores) const;
+  // f (feature-set index) of row r is features[column[f] + r]; only the
+  // ranker's own features are read. The scorer's layout: a linear ranker
+  // then reads each of its features as one contiguous column.
+  void ScoreByFeature(const float* features, const int32_t* column,
+                      int32_t rows, double* scores) const;
 
   // Attribution of one row's score: *bias plus the sum of contributions
   // (one per spec feature) equals Score's result for the row up to rounding.
@@ -123,10 +123,10 @@ class Ranker {
  private:
   explicit Ranker(RankerSpec spec) : spec_(std::move(spec)) {}
 
-  // Score over any layout: feature f of row r at
-  // features[r * row_stride + f * feature_stride].
+  // Score over either layout: feature f of row r at features[r * row_stride
+  // + f] (column == nullptr) or features[column[f] + r] (row_stride 1).
   void ScoreStrided(const float* features, int32_t rows, int32_t row_stride,
-                    int32_t feature_stride, double* scores) const;
+                    const int32_t* column, double* scores) const;
 
   RankerSpec spec_;
   std::vector<int32_t> feature_index_;

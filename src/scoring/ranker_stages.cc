@@ -130,14 +130,10 @@ const Dots4Fn Dots4 = ChooseDots4();
 constexpr auto Dots4 = Dots4Portable;
 #endif
 
-// Feature `to` gets the z-score of feature `from` over the `rows` rows
-// ((x - mean) / std; 0 when the std is 0 or there is one row). `features`
-// is stored by feature (ScoringContext::features): both are contiguous.
-void ZScore(int32_t from, int32_t to, int32_t rows, int32_t plane,
-            float* features) {
+// Column `out` gets the z-score of column `in` over the `rows` rows
+// ((x - mean) / std; 0 when the std is 0 or there is one row).
+void ZScore(const float* in, float* out, int32_t rows) {
   if (rows <= 0) return;
-  const float* in = features + static_cast<size_t>(from) * plane;
-  float* out = features + static_cast<size_t>(to) * plane;
   // Four partial sums, so that the additions do not wait on one another.
   double sum[4] = {0.0, 0.0, 0.0, 0.0};
   int32_t r = 0;
@@ -174,12 +170,10 @@ void ZScore(int32_t from, int32_t to, int32_t rows, int32_t plane,
 // x, or 0 when x is NaN or +-Inf: what an overflow becomes in a feature.
 inline float FiniteOr0(float x) { return std::isfinite(x) ? x : 0.0f; }
 
-// Feature `f`'s rank (0 = largest, ties share the better rank) scaled to
-// [0, 1] into feature `out` (features stored by feature, as ZScore).
-void RankColumn(int32_t f, int32_t out, int32_t rows, int32_t plane,
-                float* features, std::vector<int32_t>* scratch) {
-  const float* in = features + static_cast<size_t>(f) * plane;
-  float* to = features + static_cast<size_t>(out) * plane;
+// Column `in`'s rank (0 = largest, ties share the better rank) scaled to
+// [0, 1] into column `to`.
+void RankColumn(const float* in, float* to, int32_t rows,
+                std::vector<int32_t>* scratch) {
   if (rows <= 1) {
     std::fill_n(to, rows, 0.0f);
     return;
@@ -237,15 +231,13 @@ inline int32_t CategoryCount(
 // row, so the pass below reads as if rows were contiguous.
 class FeatureRow {
  public:
-  FeatureRow(float* features, int32_t row, int32_t plane)
-      : at_(features + row), plane_(plane) {}
-  float& operator[](int32_t feature) const {
-    return at_[static_cast<size_t>(feature) * plane_];
-  }
+  FeatureRow(float* features, int32_t row, const int32_t* column)
+      : at_(features + row), column_(column) {}
+  float& operator[](int32_t feature) const { return at_[column_[feature]]; }
 
  private:
   float* at_;
-  size_t plane_;
+  const int32_t* column_;
 };
 
 }  // namespace
@@ -332,13 +324,33 @@ void ComputeFeatures(ScoringContext* ctx) {
   const int32_t rows = static_cast<int32_t>(ctx->feature_slots.size());
   // Stored by feature (ScoringContext::features): each feature's column is
   // contiguous, for the within-list statistics and the linear ranker.
-  const int32_t plane = rows;
-  ctx->feature_plane = plane;
-  ctx->features.assign(static_cast<size_t>(plane) * kNumFeatures, 0.0f);
+  // Only the columns the ranker reads and those its within-list features
+  // are computed from are stored; every other feature is written to one
+  // shared scratch column and never read. A full matrix (41 columns, 33 KB
+  // at 200 candidates) filled the whole L1 cache on every call.
+  uint64_t stored = need;
+  const std::pair<int32_t, int32_t> derived[] = {
+      {kBaseScore, kBaseScoreZ},     {kBaseScore, kBaseRank},
+      {kUserDot, kUserDotZ},         {kSessionDot, kSessionDotZ},
+      {kNeighborRank, kNeighborRankZ}, {kPopularity, kPopularityZ}};
+  for (const auto& [from, to] : derived) {
+    if (uses(to)) stored |= uint64_t{1} << from;
+  }
+  int32_t columns = 0;
+  for (int32_t f = 0; f < kNumFeatures; ++f) {
+    if ((stored >> f) & 1) ctx->feature_column[f] = rows * columns++;
+  }
+  for (int32_t f = 0; f < kNumFeatures; ++f) {
+    if (!((stored >> f) & 1)) ctx->feature_column[f] = rows * columns;
+  }
+  ctx->feature_stored = stored;
+  ctx->features.assign(static_cast<size_t>(rows) * (columns + 1), 0.0f);
   float* const features = ctx->features.data();
+  const int32_t* const column = ctx->feature_column.data();
   auto row_of = [&](int32_t slot) {
-    return FeatureRow(features, ctx->candidates[slot].feature_row, plane);
+    return FeatureRow(features, ctx->candidates[slot].feature_row, column);
   };
+  auto column_of = [&](int32_t f) { return features + column[f]; };
 
   // Kept events ranked most recent first (rank 0); equal timestamps: the
   // later in the request first, as the request lists events in the order
@@ -520,7 +532,7 @@ void ComputeFeatures(ScoringContext* ctx) {
     }
     const CandidateSlot& c = ctx->candidates[ctx->feature_slots[r]];
     const v1::Candidate& candidate = ctx->request.candidates(c.input_position);
-    const FeatureRow f(features, r, plane);
+    const FeatureRow f(features, r, column);
     f[kBaseScore] = FiniteOr0(static_cast<float>(
         candidate.has_base_score() ? candidate.base_score() : 0.0));
     f[kInputPosition] = static_cast<float>(r) * position_scale;
@@ -572,10 +584,10 @@ void ComputeFeatures(ScoringContext* ctx) {
       {kNeighborRank, kNeighborRankZ},
       {kPopularity, kPopularityZ}};
   for (const auto& [from, z] : z_columns) {
-    if (uses(z)) ZScore(from, z, rows, plane, features);
+    if (uses(z)) ZScore(column_of(from), column_of(z), rows);
   }
   if (uses(kBaseRank)) {
-    RankColumn(kBaseScore, kBaseRank, rows, plane, features,
+    RankColumn(column_of(kBaseScore), column_of(kBaseRank), rows,
                &ctx->rank_scratch);
   }
 
@@ -589,15 +601,15 @@ void ComputeFeatures(ScoringContext* ctx) {
 void FeatureRowOf(const ScoringContext& ctx, int32_t row, float* out) {
   const float* at = ctx.features.data() + row;
   for (int32_t f = 0; f < kNumFeatures; ++f) {
-    out[f] = at[static_cast<size_t>(f) * ctx.feature_plane];
+    out[f] = ((ctx.feature_stored >> f) & 1) ? at[ctx.feature_column[f]] : 0.0f;
   }
 }
 
 void ScoreWithRanker(ScoringContext* ctx) {
   const int32_t rows = static_cast<int32_t>(ctx->feature_slots.size());
   ctx->ranker_scores.resize(rows);
-  ctx->ranker->ScoreByFeature(ctx->features.data(), rows, ctx->feature_plane,
-                              ctx->ranker_scores.data());
+  ctx->ranker->ScoreByFeature(ctx->features.data(), ctx->feature_column.data(),
+                              rows, ctx->ranker_scores.data());
   for (int32_t r = 0; r < rows; ++r) {
     CandidateSlot& c = ctx->candidates[ctx->feature_slots[r]];
     c.base = 0.0;

@@ -18,6 +18,7 @@
 // `dropped`, never by erasing, so slot indices held elsewhere stay valid.
 
 #include <Eigen/Core>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "model/model_snapshot.h"
+#include "ranking/features.h"
 #include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/rules.h"
@@ -246,10 +248,12 @@ struct ScoringBuffers {
 
   // Learned ranking (ranker_stages.cc): one feature row per kept candidate,
   // stored by feature: feature f (features.h order) of row r is
-  // features[f * feature_plane + r] (see FeatureRowOf); the slot of each
-  // row, and the ranker's scores.
+  // features[feature_column[f] + r] when bit f of feature_stored is set (the
+  // features the ranker needs; the others share one scratch column, see
+  // FeatureRowOf); the slot of each row, and the ranker's scores.
   std::vector<float> features;
-  int32_t feature_plane = 0;
+  std::array<int32_t, kNumFeatures> feature_column{};
+  uint64_t feature_stored = 0;
   std::vector<int32_t> feature_slots;
   std::vector<double> ranker_scores;
   std::vector<FeatureGroup> feature_groups;   // parallel to event_groups
@@ -410,7 +414,8 @@ absl::StatusOr<RankerKind> RequestedRanker(const ModelSnapshot& model,
 // purchased flags. Needs ResolveEvents and the drop stages.
 void ComputeFeatures(ScoringContext* ctx);
 
-// Row `row` of ctx.features in features.h order (kNumFeatures floats).
+// Row `row` of ctx.features in features.h order (kNumFeatures floats; 0
+// for the features ComputeFeatures did not store).
 void FeatureRowOf(const ScoringContext& ctx, int32_t row, float* out);
 
 // Stage: score = the ranker's score of the features (+ rules, 0 until the

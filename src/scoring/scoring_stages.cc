@@ -320,7 +320,7 @@ void ScoringBuffers::Clear() {
   categories.clear();
   scratch.clear();
   features.clear();
-  feature_plane = 0;
+  feature_stored = 0;
   feature_slots.clear();
   ranker_scores.clear();
   feature_groups.clear();

@@ -370,7 +370,9 @@ TEST(RankerTest, ScoreByFeatureEqualsScoreBitForBit) {
       }
       std::vector<double> a(rows), b(rows, -1.0);
       ranker->Score(by_row.data(), rows, kNumFeatures, a.data());
-      ranker->ScoreByFeature(by_feature.data(), rows, plane, b.data());
+      std::vector<int32_t> column(kNumFeatures);
+      for (int32_t f = 0; f < kNumFeatures; ++f) column[f] = f * plane;
+      ranker->ScoreByFeature(by_feature.data(), column.data(), rows, b.data());
       for (int32_t r = 0; r < rows; ++r) {
         ASSERT_EQ(a[r], b[r]) << RankerKindName(spec.kind) << " rows "
                               << rows << " row " << r;
