@@ -167,6 +167,9 @@ void ApplyServerConfigDefaults(v1::ServerConfig* config) {
   if (!config->has_shutdown_grace_seconds()) {
     config->set_shutdown_grace_seconds(kDefaultShutdownGraceSeconds);
   }
+  if (!config->has_shutdown_drain_seconds()) {
+    config->set_shutdown_drain_seconds(kDefaultShutdownDrainSeconds);
+  }
   // Materialize the (empty) message so a dump of the effective config shows
   // the section.
   config->mutable_scoring();
@@ -301,6 +304,12 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
     return Refuse(source, absl::StrCat("shutdown_grace_seconds=", grace,
                                        " must be in [0, ",
                                        kMaxShutdownGraceSeconds, "]"));
+  }
+  const double drain = config.shutdown_drain_seconds();
+  if (!std::isfinite(drain) || drain < 0 || drain > kMaxShutdownDrainSeconds) {
+    return Refuse(source, absl::StrCat("shutdown_drain_seconds=", drain,
+                                       " must be in [0, ",
+                                       kMaxShutdownDrainSeconds, "]"));
   }
   return absl::OkStatus();
 }

@@ -32,6 +32,10 @@ inline constexpr char kDefaultLogFormat[] = "text";
 inline constexpr double kDefaultShutdownGraceSeconds = 10.0;
 // Upper bound for shutdown_grace_seconds: an orchestrator kills long before.
 inline constexpr double kMaxShutdownGraceSeconds = 3600.0;
+// Health NOT_SERVING while still serving, before the gRPC shutdown
+// (docs/operations.md "Signals and shutdown").
+inline constexpr double kDefaultShutdownDrainSeconds = 1.0;
+inline constexpr double kMaxShutdownDrainSeconds = 600.0;
 
 // Whether the config asks for a /metrics endpoint (metrics_listen_address
 // neither "" nor "off"). Expects a defaulted config.

@@ -12,13 +12,16 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -48,6 +51,9 @@ ABSL_FLAG(std::string, scorer, "",
           "Overrides scorer: full|null (null = input order, for benchmarks).");
 ABSL_FLAG(std::string, ranker, "",
           "Overrides ranker: formula|linear|gbdt (empty: the model's default).");
+ABSL_FLAG(std::string, shutdown_drain_seconds, "",
+          "Overrides shutdown_drain_seconds (seconds of health NOT_SERVING "
+          "while still serving after SIGTERM, before the listeners close).");
 
 namespace rerank {
 namespace {
@@ -90,6 +96,17 @@ absl::StatusOr<v1::ServerConfig> BuildConfig() {
                          config.mutable_logging()->mutable_format());
   overridden |= Override(absl::GetFlag(FLAGS_scorer), config.mutable_scorer());
   overridden |= Override(absl::GetFlag(FLAGS_ranker), config.mutable_ranker());
+  if (const std::string drain = absl::GetFlag(FLAGS_shutdown_drain_seconds);
+      !drain.empty()) {
+    double seconds = 0;
+    if (!absl::SimpleAtod(drain, &seconds)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "command line: --shutdown_drain_seconds=\"", drain,
+          "\" is not a number"));
+    }
+    config.set_shutdown_drain_seconds(seconds);
+    overridden = true;
+  }
   // Names where a bad value came from: "config.json", "config.json +
   // command line", "command line" or "defaults".
   std::string source;
@@ -150,13 +167,26 @@ int Run(int argc, char** argv) {
   }
   RerankServer& srv = **server;
   const absl::Duration grace = absl::Seconds(config->shutdown_grace_seconds());
+  const absl::Duration drain = absl::Seconds(config->shutdown_drain_seconds());
 
-  std::thread signal_thread([&srv, &signals, grace] {
+  std::thread signal_thread([&srv, &signals, grace, drain] {
     int sig = 0;
     sigwait(&signals, &sig);
-    spdlog::info("received {}, shutting down (grace {})",
+    spdlog::info("received {}, draining {} (health NOT_SERVING), then "
+                 "shutting down (grace {})",
                  sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                 absl::FormatDuration(grace));
+                 absl::FormatDuration(drain), absl::FormatDuration(grace));
+    srv.Drain();
+    if (drain > absl::ZeroDuration()) {
+      // Serve on while health-watching clients move away; a second signal
+      // (an impatient operator) ends the drain at once.
+      const timespec wait = absl::ToTimespec(drain);
+      int again = -1;
+      do {
+        again = sigtimedwait(&signals, nullptr, &wait);
+      } while (again < 0 && errno == EINTR);
+      if (again > 0) spdlog::info("second signal: drain cut short");
+    }
     srv.Shutdown(grace);
   });
 

@@ -257,9 +257,9 @@ RerankServer::~RerankServer() {
 
 void RerankServer::OnModelLoaded() {
   absl::MutexLock lock(&mu_);
-  // Before start the state is set once serving begins; after shutdown began
+  // Before start the state is set once serving begins; once the drain began
   // a late reload must not flip anything back to SERVING.
-  if (!started_ || shutting_down_) return;
+  if (!started_ || draining_) return;
   SetHealthLocked(true);
 }
 
@@ -281,19 +281,27 @@ void RerankServer::SetHealthLocked(bool model_loaded) {
   }
 }
 
+void RerankServer::Drain() {
+  absl::MutexLock lock(&mu_);
+  if (draining_) return;
+  draining_ = true;
+  // Every service, both servers: clients watching health leave before the
+  // listeners close.
+  for (grpc::Server* s : {server_.get(), admin_server_.get()}) {
+    if (s == nullptr) continue;
+    if (grpc::HealthCheckServiceInterface* health =
+            s->GetHealthCheckService()) {
+      health->SetServingStatus(false);
+    }
+  }
+}
+
 void RerankServer::Shutdown(absl::Duration grace) {
+  Drain();
   {
     absl::MutexLock lock(&mu_);
     if (shutting_down_) return;
     shutting_down_ = true;
-    // Every service, both servers: drain before the listeners close.
-    for (grpc::Server* s : {server_.get(), admin_server_.get()}) {
-      if (s == nullptr) continue;
-      if (grpc::HealthCheckServiceInterface* health =
-              s->GetHealthCheckService()) {
-        health->SetServingStatus(false);
-      }
-    }
   }
   const auto deadline = absl::ToChronoTime(absl::Now() + grace);
   // Not under mu_: this blocks for up to `grace`, and a reload finishing

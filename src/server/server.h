@@ -42,7 +42,8 @@ struct RerankServerHooks {
 //
 // Serving state: "" and "rerank.v1.Reranker" are NOT_SERVING until a model
 // is loaded (and warmed up) and SERVING after; Shutdown flips everything to
-// NOT_SERVING first, so load balancers drain before the listener closes.
+// NOT_SERVING first (Drain), so load balancers drain before the listener
+// closes.
 //
 // Owns everything it creates (manager, services, servers). Thread-safe:
 // Shutdown may be called from any thread (e.g. a signal thread) while
@@ -86,9 +87,22 @@ class RerankServer {
   // Null when no model_root is configured.
   ModelManager* model_manager() const { return manager_.get(); }
 
-  // Flips health to NOT_SERVING, stops accepting calls and lets in-flight
-  // calls run until `grace` has passed, then cancels what is left. Blocks
-  // until done. Only the first call has an effect.
+  // First phase of a graceful shutdown: flips every health status on every
+  // listener to NOT_SERVING and keeps serving, so that clients watching
+  // health stop sending here before the listeners close (see Shutdown for
+  // why that matters). A later reload does not flip it back. Returns at
+  // once; only the first call has an effect.
+  void Drain();
+
+  // Drains (if Drain was not called), stops accepting calls and lets
+  // in-flight calls run until `grace` has passed, then cancels what is
+  // left. Blocks until done. Only the first call has an effect.
+  //
+  // Why drain first: gRPC 1.51 kills a stream that reaches the server after
+  // its shutdown began but before the client read the GOAWAY, and the
+  // client sees CANCELLED, which retry policies do not retry
+  // (grpc/grpc#41785). Only a client that stopped sending before the
+  // shutdown is safe from that race.
   void Shutdown(absl::Duration grace);
 
   // Blocks until the server(s) have shut down.
@@ -127,6 +141,7 @@ class RerankServer {
 
   absl::Mutex mu_;  // orders health updates against Shutdown
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 

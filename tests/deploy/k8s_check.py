@@ -221,6 +221,7 @@ def check_manifests(args):
     model_root = flags.get("model_root", get(config, "model_root", ""))
     initial_model = flags.get("initial_model", get(config, "initial_model", ""))
     grace = float(get(config, "shutdown_grace_seconds", 10))
+    drain = float(get(config, "shutdown_drain_seconds", 1))
 
     ports = {p.get("name"): p["containerPort"] for p in c.get("ports") or []}
     port_numbers = set(ports.values())
@@ -258,14 +259,15 @@ def check_manifests(args):
     # --- graceful shutdown -------------------------------------------------
     pre = prestop_seconds(c)
     tgps = pod_spec.get("terminationGracePeriodSeconds", 30)
-    check(tgps > grace + pre,
+    check(tgps > grace + drain + pre,
           f"{name}: terminationGracePeriodSeconds {tgps} > preStop {pre:g}s + "
-          f"shutdown_grace_seconds {grace:g}s")
+          f"shutdown_drain_seconds {drain:g}s + shutdown_grace_seconds "
+          f"{grace:g}s")
     live = c.get("livenessProbe") or {}
     tolerance = live.get("failureThreshold", 3) * live.get("periodSeconds", 10)
-    check(tolerance >= grace + pre,
+    check(tolerance >= grace + drain + pre,
           f"{name}: liveness tolerates {tolerance}s of NOT_SERVING >= a whole "
-          f"drain ({pre + grace:g}s)")
+          f"drain ({pre + drain + grace:g}s)")
 
     # --- model volume -----------------------------------------------------
     check(bool(initial_model), f"{name}: initial_model is set ({initial_model!r})")

@@ -39,6 +39,7 @@ TEST(ServerConfigTest, DefaultsMatchTheDocs) {
   EXPECT_EQ(config.logging().level(), "info");
   EXPECT_EQ(config.logging().format(), "text");
   EXPECT_DOUBLE_EQ(config.shutdown_grace_seconds(), 10.0);
+  EXPECT_DOUBLE_EQ(config.shutdown_drain_seconds(), 1.0);
   EXPECT_TRUE(ValidateServerConfig(config, "defaults").ok());
 }
 
@@ -63,7 +64,8 @@ TEST(ServerConfigTest, OverridesAreKept) {
     "limits": {"max_candidates": 50, "max_events": 5, "max_id_bytes": 64,
                "max_message_bytes": 2048},
     "logging": {"level": "debug", "format": "json"},
-    "shutdown_grace_seconds": 2.5
+    "shutdown_grace_seconds": 2.5,
+    "shutdown_drain_seconds": 0
   })");
   auto config = ParseServerConfig(json, "config.json");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -78,6 +80,8 @@ TEST(ServerConfigTest, OverridesAreKept) {
   EXPECT_EQ(config->logging().level(), "debug");
   EXPECT_EQ(config->logging().format(), "json");
   EXPECT_DOUBLE_EQ(config->shutdown_grace_seconds(), 2.5);
+  // An explicit 0 (no drain) is kept, not replaced by the default.
+  EXPECT_DOUBLE_EQ(config->shutdown_drain_seconds(), 0.0);
 
   auto options = ScorerOptionsFromConfig(*config);
   ASSERT_TRUE(options.ok()) << options.status();
@@ -182,6 +186,8 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{R"({"initial_model": "v1"})", "initial_model"},
         Refusal{R"({"shutdown_grace_seconds": -1})", "shutdown_grace_seconds"},
         Refusal{R"({"shutdown_grace_seconds": 1e9})", "shutdown_grace_seconds"},
+        Refusal{R"({"shutdown_drain_seconds": -0.5})", "shutdown_drain_seconds"},
+        Refusal{R"({"shutdown_drain_seconds": 601})", "shutdown_drain_seconds"},
         // Unknown fields are refused, at the top level and nested.
         Refusal{R"({"listen": "127.0.0.1:1"})", "listen"},
         Refusal{R"({"limits": {"max_cands": 1}})", "max_cands"},
