@@ -1,10 +1,16 @@
 #include "model/model_writer.h"
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
+#include <system_error>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -182,7 +188,7 @@ absl::string_view Bytes(const std::vector<T>& v) {
 // Writes one file atomically and records it in the manifest.
 absl::Status WriteRole(const std::string& dir, const char* role,
                        absl::Span<const absl::string_view> pieces,
-                       ModelManifest* manifest) {
+                       ModelManifest* manifest, const WriteStepHook& step) {
   ManifestFile file;
   file.path = DefaultFileName(role);
   Sha256 hash;
@@ -190,6 +196,7 @@ absl::Status WriteRole(const std::string& dir, const char* role,
   file.sha256 = hash.HexDigest();
   RETURN_IF_ERROR(
       WriteFileAtomically(absl::StrCat(dir, "/", file.path), pieces));
+  if (step) step(file.path);
   manifest->files[role] = std::move(file);
   return absl::OkStatus();
 }
@@ -198,18 +205,18 @@ template <typename T>
 absl::Status WriteArray(const std::string& dir, const char* role,
                         const std::vector<T>& values,
                         std::initializer_list<int64_t> shape,
-                        ModelManifest* manifest) {
+                        ModelManifest* manifest, const WriteStepHook& step) {
   ASSIGN_OR_RETURN(std::string header, EncodeNpyHeader(NpyDescr<T>(), shape));
   const absl::string_view pieces[] = {header, Bytes(values)};
-  return WriteRole(dir, role, pieces, manifest);
+  return WriteRole(dir, role, pieces, manifest, step);
 }
 
 absl::Status WriteText(const std::string& dir, const char* role,
                        const std::vector<std::string>& lines,
-                       ModelManifest* manifest) {
+                       ModelManifest* manifest, const WriteStepHook& step) {
   const std::string content = JoinLines(lines);
   const absl::string_view pieces[] = {content};
-  return WriteRole(dir, role, pieces, manifest);
+  return WriteRole(dir, role, pieces, manifest, step);
 }
 
 absl::Status SyncDirectory(const std::string& dir) {
@@ -221,10 +228,10 @@ absl::Status SyncDirectory(const std::string& dir) {
   return status;
 }
 
-}  // namespace
-
-absl::Status WriteModel(const ModelData& data, const std::string& dir) {
-  RETURN_IF_ERROR(CheckShapes(data));
+// Writes every file of the model, manifest last, into `dir` (a fresh, empty
+// directory) and syncs it.
+absl::Status WriteModelFiles(const ModelData& data, const std::string& dir,
+                             const WriteStepHook& step) {
   const int64_t users = static_cast<int64_t>(data.user_ids.size());
   const int64_t items = static_cast<int64_t>(data.item_ids.size());
   std::vector<int64_t> empty_indptr;
@@ -234,7 +241,6 @@ absl::Status WriteModel(const ModelData& data, const std::string& dir) {
     indptr = &empty_indptr;
   }
   RETURN_IF_ERROR(ValidateContent(data, *indptr));
-  RETURN_IF_ERROR(CreateDirectories(dir));
 
   const bool complements = HasComplements(data);
   const bool v3 = !data.item_counts.empty() || !data.rankers.empty();
@@ -256,49 +262,35 @@ absl::Status WriteModel(const ModelData& data, const std::string& dir) {
   m.num_complements = static_cast<int64_t>(data.complement_indices.size());
   m.created_by = "rerank WriteModel";
 
-  RETURN_IF_ERROR(WriteText(dir, kUserIdsRole, data.user_ids, &m));
-  RETURN_IF_ERROR(WriteText(dir, kItemIdsRole, data.item_ids, &m));
+  RETURN_IF_ERROR(WriteText(dir, kUserIdsRole, data.user_ids, &m, step));
+  RETURN_IF_ERROR(WriteText(dir, kItemIdsRole, data.item_ids, &m, step));
   if (!data.item_categories.empty()) {
     RETURN_IF_ERROR(
-        WriteText(dir, kItemCategoriesRole, data.item_categories, &m));
-  } else {
-    // A categories file from an earlier model in the same directory is
-    // harmless (the manifest does not name it) but misleading.
-    ::unlink(
-        absl::StrCat(dir, "/", DefaultFileName(kItemCategoriesRole)).c_str());
+        WriteText(dir, kItemCategoriesRole, data.item_categories, &m, step));
   }
   RETURN_IF_ERROR(WriteArray(dir, kUserFactorsRole, data.user_factors,
-                             {users, data.dim}, &m));
+                             {users, data.dim}, &m, step));
   RETURN_IF_ERROR(WriteArray(dir, kItemFactorsRole, data.item_factors,
-                             {items, data.dim}, &m));
+                             {items, data.dim}, &m, step));
   RETURN_IF_ERROR(
-      WriteArray(dir, kNeighborsIndptrRole, *indptr, {items + 1}, &m));
+      WriteArray(dir, kNeighborsIndptrRole, *indptr, {items + 1}, &m, step));
   RETURN_IF_ERROR(WriteArray(dir, kNeighborsIndicesRole, data.neighbor_indices,
-                             {m.num_neighbors}, &m));
+                             {m.num_neighbors}, &m, step));
   RETURN_IF_ERROR(WriteArray(dir, kNeighborsScoresRole, data.neighbor_scores,
-                             {m.num_neighbors}, &m));
+                             {m.num_neighbors}, &m, step));
   if (complements) {
     RETURN_IF_ERROR(WriteArray(dir, kComplementsIndptrRole,
-                               data.complement_indptr, {items + 1}, &m));
+                               data.complement_indptr, {items + 1}, &m, step));
     RETURN_IF_ERROR(WriteArray(dir, kComplementsIndicesRole,
                                data.complement_indices, {m.num_complements},
-                               &m));
+                               &m, step));
     RETURN_IF_ERROR(WriteArray(dir, kComplementsScoresRole,
                                data.complement_scores, {m.num_complements},
-                               &m));
-  } else {
-    // As for the categories: stale complement files from an earlier version
-    // 2 model would be ignored, but suggest a table the model does not have.
-    for (const char* role : {kComplementsIndptrRole, kComplementsIndicesRole,
-                             kComplementsScoresRole}) {
-      ::unlink(absl::StrCat(dir, "/", DefaultFileName(role)).c_str());
-    }
+                               &m, step));
   }
   if (!data.item_counts.empty()) {
     RETURN_IF_ERROR(
-        WriteArray(dir, kItemCountsRole, data.item_counts, {items}, &m));
-  } else {
-    ::unlink(absl::StrCat(dir, "/", DefaultFileName(kItemCountsRole)).c_str());
+        WriteArray(dir, kItemCountsRole, data.item_counts, {items}, &m, step));
   }
   const std::pair<const char*, RankerKind> ranker_roles[] = {
       {kRankerLinearRole, RankerKind::kLinear},
@@ -308,22 +300,116 @@ absl::Status WriteModel(const ModelData& data, const std::string& dir) {
     for (const RankerSpec& r : data.rankers) {
       if (r.kind == kind) spec = &r;
     }
-    if (spec == nullptr) {
-      ::unlink(absl::StrCat(dir, "/", DefaultFileName(role)).c_str());
-      continue;
-    }
+    if (spec == nullptr) continue;
     const std::string json = RankerSpecToJson(*spec);
     const absl::string_view pieces[] = {json};
-    RETURN_IF_ERROR(WriteRole(dir, role, pieces, &m));
+    RETURN_IF_ERROR(WriteRole(dir, role, pieces, &m, step));
   }
-  // The manifest goes last: until it is renamed into place a reader sees the
-  // previous manifest, whose checksums no longer match, and refuses the
-  // directory (DATA_LOSS) instead of loading a mix of old and new files.
+  // The manifest goes last, so that even the private directory never holds
+  // a manifest naming a file that is not complete.
   const std::string manifest = SerializeModelManifest(m);
   const absl::string_view pieces[] = {manifest};
   RETURN_IF_ERROR(
       WriteFileAtomically(absl::StrCat(dir, "/", kManifestFileName), pieces));
+  if (step) step(kManifestFileName);
   return SyncDirectory(dir);
+}
+
+// Removes a directory tree; best effort (used on debris only).
+void RemoveTree(const std::string& path) {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
+}
+
+// Puts the complete directory `staged` at `dir`: a plain rename when `dir`
+// does not exist; when it does, an atomic exchange (renameat2
+// RENAME_EXCHANGE), so `dir` is at every moment either the old or the new
+// complete model, then the old tree is removed. Filesystems without the
+// exchange get two renames, with a moment in which `dir` does not exist.
+absl::Status Publish(const std::string& staged, const std::string& dir,
+                     const WriteStepHook& step) {
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return ErrnoStatus(errno, dir);
+    if (::rename(staged.c_str(), dir.c_str()) != 0) {
+      return ErrnoStatus(errno, dir);
+    }
+    if (step) step("published");
+    return absl::OkStatus();
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, ": exists and is not a directory"));
+  }
+  if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, dir.c_str(),
+                  RENAME_EXCHANGE) == 0) {
+    if (step) step("published");
+    // `staged` now holds the old model.
+    RemoveTree(staged);
+    if (step) step("old removed");
+    return absl::OkStatus();
+  }
+  if (errno != EINVAL && errno != ENOSYS) return ErrnoStatus(errno, dir);
+  const std::string old = absl::StrCat(staged, ".old");
+  if (::rename(dir.c_str(), old.c_str()) != 0) return ErrnoStatus(errno, dir);
+  if (::rename(staged.c_str(), dir.c_str()) != 0) {
+    const absl::Status status = ErrnoStatus(errno, dir);
+    ::rename(old.c_str(), dir.c_str());  // put the old model back
+    return status;
+  }
+  if (step) step("published");
+  RemoveTree(old);
+  if (step) step("old removed");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteModel(const ModelData& data, const std::string& dir) {
+  return WriteModel(data, dir, WriteStepHook());
+}
+
+absl::Status WriteModel(const ModelData& data, const std::string& dir,
+                        const WriteStepHook& step) {
+  RETURN_IF_ERROR(CheckShapes(data));
+  std::string target = dir;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  if (target.empty() || target == "/") {
+    return Invalid(absl::StrCat("output directory \"", dir, "\""));
+  }
+  // Write through a symlink into its target (e.g. --out=models/current),
+  // as writing into the directory in place used to.
+  std::error_code error;
+  if (std::filesystem::is_symlink(target, error)) {
+    const std::filesystem::path resolved =
+        std::filesystem::canonical(target, error);
+    if (error) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir, ": symlink cannot be resolved: ", error.message()));
+    }
+    target = resolved.string();
+  }
+  const std::filesystem::path path(target);
+  const std::string parent =
+      path.has_parent_path() ? path.parent_path().string() : ".";
+  RETURN_IF_ERROR(CreateDirectories(parent));
+  // A private directory beside the target (same filesystem, so the final
+  // rename is atomic); a kill at any moment leaves at most this debris,
+  // never a partial model at `dir`.
+  std::string staged =
+      absl::StrCat(parent, "/.", path.filename().string(), ".tmp-XXXXXX");
+  if (::mkdtemp(staged.data()) == nullptr) {
+    return ErrnoStatus(errno, absl::StrCat(parent, " (staging directory)"));
+  }
+  if (absl::Status s = WriteModelFiles(data, staged, step); !s.ok()) {
+    RemoveTree(staged);
+    return s;
+  }
+  if (absl::Status s = Publish(staged, target, step); !s.ok()) {
+    RemoveTree(staged);
+    return s;
+  }
+  return SyncDirectory(parent);
 }
 
 }  // namespace rerank

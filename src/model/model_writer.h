@@ -1,8 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "model/model_snapshot.h"
 
 namespace rerank {
@@ -13,10 +15,23 @@ namespace rerank {
 // is the oldest that can express `data`, so that older servers can read it:
 // 1 without a complement table, 2 with one, 3 (item_counts.npy,
 // ranker_linear.json, ranker_gbdt.json, default_ranker) when it has item
-// counts or rankers. Creates `dir`
-// (and parents) if needed; overwrites the model files in it. Validates `data`
-// first (same rules as ModelSnapshot::FromData) so it never writes a model
-// that would be refused.
+// counts or rankers. Validates `data` first (same rules as
+// ModelSnapshot::FromData) so it never writes a model that would be refused.
+//
+// Atomic: the files are written and synced in a private directory beside
+// `dir` (".<name>.tmp-XXXXXX"), which then replaces `dir` in one rename (an
+// exchange when `dir` exists; the old tree is removed after). A crash or
+// kill -9 at any moment leaves `dir` absent or holding a complete model, the
+// old or the new one, plus at most that hidden debris. A served model is
+// never changed in place: the server keeps its mapping of the old files.
+// Parents are created as needed; a symlink `dir` is written through.
 absl::Status WriteModel(const ModelData& data, const std::string& dir);
+
+// Called after each step of WriteModel: each file's name once it is
+// complete in the private directory, then "published" and, when a model was
+// replaced, "old removed". A test seam for kill points.
+using WriteStepHook = std::function<void(absl::string_view step)>;
+absl::Status WriteModel(const ModelData& data, const std::string& dir,
+                        const WriteStepHook& step);
 
 }  // namespace rerank

@@ -1,7 +1,12 @@
 #include "model/model_writer.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
 
 #include <limits>
 #include <set>
@@ -122,11 +127,111 @@ TEST(WriteModelTest, OverwritesPreviousModelAndLeavesNoTempFiles) {
   EXPECT_EQ((*m)->version(), "tiny-2");
   EXPECT_EQ((*m)->ItemFactors(0)[0], 42.0f);
   EXPECT_FALSE((*m)->has_categories());
-  // The stale categories file is gone, and no *.tmp.* file is left.
+  // The stale categories file is gone, and no *.tmp.* file is left, in
+  // the model or beside it.
   EXPECT_EQ(ListDir(dir).size(), 8u);
   for (const std::string& name : ListDir(dir)) {
     EXPECT_EQ(name.find(".tmp."), std::string::npos) << name;
   }
+  const std::string parent = std::filesystem::path(dir).parent_path();
+  for (const std::string& name : ListDir(parent)) {
+    EXPECT_EQ(name.find(".tmp-"), std::string::npos) << name;
+  }
+}
+
+// The steps WriteModel reports for `data` written to `dir`.
+std::vector<std::string> StepsOf(const ModelData& data, const std::string& dir) {
+  std::vector<std::string> steps;
+  EXPECT_TRUE(WriteModel(data, dir, [&](absl::string_view step) {
+                steps.emplace_back(step);
+              }).ok());
+  return steps;
+}
+
+// Writes `data` to `dir` in a forked child that SIGKILLs itself right after
+// step number `kill_at` (kill -9 mid-write, deterministically).
+void WriteAndKillAfterStep(const ModelData& data, const std::string& dir,
+                           int kill_at) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int step = 0;
+    const absl::Status s = WriteModel(data, dir, [&](absl::string_view) {
+      if (step++ == kill_at) ::raise(SIGKILL);
+    });
+    ::_exit(s.ok() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the child was not killed at step " << kill_at;
+}
+
+// kill -9 after every step of a write, into an empty place and over an
+// existing model: the directory is then absent or a complete model (the
+// old or the new one), and a later write works.
+TEST(WriteModelTest, KillAtAnyStepLeavesNoModelOrACompleteOne) {
+  ModelData next = TinyTwoTableModelData();
+  next.version = "tiny-next";
+  const std::vector<std::string> fresh_steps =
+      StepsOf(next, absl::StrCat(MakeTempDir(), "/m"));
+  ASSERT_GE(fresh_steps.size(), 9u);
+  EXPECT_EQ(fresh_steps.back(), "published");
+  const std::string replaced = absl::StrCat(MakeTempDir(), "/m");
+  ASSERT_TRUE(WriteModel(TinyModelData(), replaced).ok());
+  EXPECT_EQ(StepsOf(next, replaced).back(), "old removed");
+
+  for (bool over_old : {false, true}) {
+    // Over a model there is one more step, "old removed".
+    const int steps = static_cast<int>(fresh_steps.size()) + (over_old ? 1 : 0);
+    for (int k = 0; k < steps; ++k) {
+      SCOPED_TRACE(absl::StrCat(over_old ? "over a model" : "fresh",
+                                ", killed after step ", k));
+      const std::string dir = absl::StrCat(MakeTempDir(), "/model");
+      if (over_old) {
+        ASSERT_TRUE(WriteModel(TinyModelData(), dir).ok());
+      }
+      WriteAndKillAfterStep(next, dir, k);
+      // Published from step "published" (index size()-1) on.
+      const bool published = k >= static_cast<int>(fresh_steps.size()) - 1;
+      if (!over_old && !published) {
+        EXPECT_FALSE(std::filesystem::exists(dir));
+      } else {
+        absl::StatusOr<std::shared_ptr<const ModelSnapshot>> m =
+            LoadModel(dir);
+        ASSERT_TRUE(m.ok()) << m.status();
+        EXPECT_EQ((*m)->version(), published ? "tiny-next" : "tiny-1");
+        EXPECT_EQ((*m)->has_complements(), published);
+      }
+      // The debris of the killed write does not stand in the way.
+      ASSERT_TRUE(WriteModel(next, dir).ok());
+      EXPECT_EQ((*LoadModel(dir))->version(), "tiny-next");
+    }
+  }
+}
+
+TEST(WriteModelTest, WritesThroughASymlinkIntoItsTarget) {
+  const std::string root = MakeTempDir();
+  ASSERT_TRUE(WriteModel(TinyModelData(), absl::StrCat(root, "/v1")).ok());
+  std::filesystem::create_directory_symlink("v1", absl::StrCat(root, "/current"));
+  ModelData next = TinyModelData();
+  next.version = "tiny-2";
+  ASSERT_TRUE(WriteModel(next, absl::StrCat(root, "/current")).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(absl::StrCat(root, "/current")));
+  EXPECT_EQ((*LoadModel(absl::StrCat(root, "/v1")))->version(), "tiny-2");
+}
+
+TEST(WriteModelTest, RefusesAPathThatIsAFile) {
+  const std::string root = MakeTempDir();
+  const std::string file = absl::StrCat(root, "/model");
+  std::FILE* f = std::fopen(file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  const absl::Status s = WriteModel(TinyModelData(), file);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("not a directory"));
+  // The file is untouched and no staging directory is left.
+  EXPECT_THAT(ListDir(root), UnorderedElementsAre("model"));
 }
 
 TEST(WriteModelTest, WritesEmptyNeighborTableWhenIndptrIsEmpty) {
