@@ -47,6 +47,19 @@ int FuzzRerankRequest(const uint8_t* data, size_t size);
 // spec does, with Explain summing to the score.
 int FuzzRankerFile(const uint8_t* data, size_t size);
 
+// rerankd's JSON config: ParseServerConfigJson, the JSON round trip of
+// what parses, ValidateServerConfig, and ScorerOptionsFromConfig (profiles
+// and rules compiled) for what validates.
+int FuzzServerConfig(const uint8_t* data, size_t size);
+
+// The interaction-log CSV reader (first byte, bit 0: skip_bad_lines) and
+// its tokenizer; accepted records keep the documented guarantees.
+int FuzzInteractionLog(const uint8_t* data, size_t size);
+
+// rerank-cli's request inputs (first byte: 0 --request JSON with a round
+// trip, 1 --events, 2 --candidates, 3 --overrides).
+int FuzzCliRequest(const uint8_t* data, size_t size);
+
 [[noreturn]] inline void FuzzCheckFailed(const char* file, int line,
                                          const char* cond) {
   std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", file, line, cond);

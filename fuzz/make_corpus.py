@@ -381,6 +381,93 @@ def ranker_file_seeds():
           json.dumps(linear).encode().replace(b"linear seed", b"caf\xe9 \xed\xa0\x80"))
 
 
+def server_config_seeds():
+    """rerankd config files: the shipped ones, one with every rule kind in a
+    profile, and refused ones (each a different check)."""
+    for name, rel in [("deploy.json", "deploy/config/rerankd.json"),
+                      ("docker.json", "docker/rerankd.json"),
+                      ("k8s.json", "deploy/k8s/base/rerankd.json")]:
+        with open(os.path.join(ROOT, rel), "rb") as f:
+            write("server_config_fuzzer", name, f.read())
+    rules = {
+        "exclude_items": ["x"], "exclude_categories": ["c9"],
+        "repurchase_window_seconds": 3600,
+        "repurchase_window_seconds_by_category": {"c1": 60},
+        "boosts": [{"item_id": "a", "mode": "BOOST_MODE_ADD", "value": 1.5,
+                    "name": "promo"},
+                   {"category": "c2", "mode": "BOOST_MODE_MULTIPLY",
+                    "value": 0.5}],
+        "diversity": {"lambda": 0.5, "top": 5},
+        "caps": [{"field": "CAP_FIELD_CATEGORY", "max_items": 2,
+                  "within_top": 4}],
+        "pins": [{"item_id": "b", "slot": 0}],
+    }
+    full = {"listen_address": "127.0.0.1:0", "admin_listen_address": "127.0.0.1:0",
+            "metrics_listen_address": "off", "scorer": "full", "ranker": "linear",
+            "shutdown_grace_seconds": 2, "shutdown_drain_seconds": 0.5,
+            "limits": {"max_candidates": 100, "max_rules": 20},
+            "scoring": {"half_life_seconds": 600, "neighbor_weight": 1},
+            "profiles": {"home": {"rules": rules},
+                         "pdp": {"scoring": {"view_weight": 0.3}}},
+            "default_profile": "home"}
+    write("server_config_fuzzer", "every_rule.json", json.dumps(full, indent=1))
+    for name, patch in [
+            ("negative_drain.json", {"shutdown_drain_seconds": -1}),
+            ("unknown_key.json", {"colour": "blue"}),
+            ("half_tls.json", {"tls": {"cert_file": "a.pem"}}),
+            ("bad_default_profile.json", {"default_profile": "nope"}),
+            ("bad_port.json", {"listen_address": "127.0.0.1:99999"}),
+            ("pin_negative_slot.json", {"profiles": {"p": {"rules": {
+                "pins": [{"item_id": "b", "slot": -1}]}}}})]:
+        write("server_config_fuzzer", name, json.dumps(dict(full, **patch)))
+    write("server_config_fuzzer", "truncated.json",
+          json.dumps(full)[:120])
+
+
+def interaction_log_seeds():
+    """Byte 0, bit 0: skip_bad_lines; the rest is the CSV."""
+    good = ("user_id,item_id,event_type,timestamp,weight\n"
+            "u1,a,view,1700000000,\n"
+            " u2 ,\"b,\"\"quoted\"\"\",purchase,2024-06-01T12:00:00Z,2.5\n"
+            "\r\n"
+            "u3,c,ADD_TO_CART,1700000001.5,1\r\n"
+            "u1,\"multi\nline\",wishlist,2024-06-01 12:00:00,0\n")
+    write("interaction_log_fuzzer", "good.csv", b"\x00" + good.encode())
+    reordered = ("timestamp,extra,item_id,user_id,event_type\n"
+                 "1700000000,z,a,u1,click\n")
+    write("interaction_log_fuzzer", "reordered.csv", b"\x00" + reordered.encode())
+    bad = ("user_id,item_id,event_type,timestamp\n"
+           "u1,a,buy,1700000000\n"
+           ",a,view,1\n"
+           "u1,a,view,not-a-time\n"
+           "u1,\"unterminated,view,1\n"
+           "u2,b,view,1\n")
+    write("interaction_log_fuzzer", "bad_lenient.csv", b"\x01" + bad.encode())
+    write("interaction_log_fuzzer", "bad_strict.csv", b"\x00" + bad.encode())
+    write("interaction_log_fuzzer", "weights.csv", b"\x01" + (
+        "user_id,item_id,event_type,timestamp,weight\n"
+        "u1,a,view,1,-1\nu1,a,view,1,nan\nu1,a,view,1,inf\nu1,a,view,1,1e3\n"
+        ).encode())
+    write("interaction_log_fuzzer", "no_header.csv", b"\x00\n\n")
+
+
+def cli_request_seeds():
+    """Byte 0: 0 --request JSON, 1 --events, 2 --candidates, 3 --overrides."""
+    write("cli_request_fuzzer", "request.json",
+          b"\x00" + json.dumps(JSON_REQUESTS["json_request"]).encode())
+    write("cli_request_fuzzer", "request_snake.json", b"\x00" + json.dumps({
+        "user_id": "u1", "candidates": [{"item_id": "a"}],
+        "rules": {"pins": [{"item_id": "a", "slot": 0}]},
+        "profile": "home", "ranker": "RANKER_KIND_GBDT"}).encode())
+    write("cli_request_fuzzer", "events", b"\x01view:a@-5m,purchase:b,click:c@1.5h,"
+          b"add_to_cart:d@1764287000000")
+    write("cli_request_fuzzer", "events_bad", b"\x01X:a@-5y,view:")
+    write("cli_request_fuzzer", "candidates", b"\x02a:0.5,b,c:-1e3,d:nan")
+    write("cli_request_fuzzer", "overrides",
+          b"\x03neighbor_weight=1.5,view_weight=0,keep_out_of_stock=true")
+    write("cli_request_fuzzer", "overrides_bad", b"\x03colour=blue,=1,x")
+
+
 def main():
     shutil.rmtree(CORPUS, ignore_errors=True)
     npy_seeds()
@@ -390,6 +477,9 @@ def main():
     model_snapshot_seeds()
     request_seeds()
     ranker_file_seeds()
+    server_config_seeds()
+    interaction_log_seeds()
+    cli_request_seeds()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ seconds=${1:-30}
 shift || true
 all_fuzzers=(npy_header_fuzzer manifest_fuzzer text_lines_fuzzer
   model_dir_fuzzer model_snapshot_fuzzer rerank_request_fuzzer
-  ranker_file_fuzzer)
+  ranker_file_fuzzer server_config_fuzzer interaction_log_fuzzer
+  cli_request_fuzzer)
 if [ $# -gt 0 ]; then fuzzers=("$@"); else fuzzers=("${all_fuzzers[@]}"); fi
 case "$seconds" in
   '' | *[!0-9]*) echo "fuzz.sh: seconds_per_target must be a number" >&2; exit 2 ;;

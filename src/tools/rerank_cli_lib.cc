@@ -512,7 +512,7 @@ int RunHealth(const CliOptions& options,
 // Request building.
 // ---------------------------------------------------------------------------
 
-absl::StatusOr<v1::EventType> ParseEventType(absl::string_view name) {
+absl::StatusOr<v1::EventType> ParseWireEventType(absl::string_view name) {
   std::string upper = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(name));
   if (!absl::StartsWith(upper, kEventTypePrefix)) {
     upper = absl::StrCat(kEventTypePrefix, upper);
@@ -609,7 +609,7 @@ absl::StatusOr<std::vector<v1::Event>> ParseEvents(absl::string_view spec,
     if (colon == absl::string_view::npos) {
       return fail("expected TYPE:item_id[@time], e.g. VIEW:85123A@-60s");
     }
-    absl::StatusOr<v1::EventType> type = ParseEventType(entry.substr(0, colon));
+    absl::StatusOr<v1::EventType> type = ParseWireEventType(entry.substr(0, colon));
     if (!type.ok()) return fail(type.status().message());
     absl::string_view rest = entry.substr(colon + 1);
     int64_t timestamp_ms = now_ms;

@@ -87,9 +87,12 @@ struct CliOptions {
 // Request building.
 // ---------------------------------------------------------------------------
 
-// "VIEW", "view", "add_to_cart", "EVENT_TYPE_PURCHASE", ... Case-insensitive;
-// the EVENT_TYPE_ prefix is optional. UNSPECIFIED is refused.
-absl::StatusOr<v1::EventType> ParseEventType(absl::string_view name);
+// --events type names: "VIEW", "view", "add_to_cart", "EVENT_TYPE_PURCHASE",
+// ... Case-insensitive; the EVENT_TYPE_ prefix is optional. UNSPECIFIED is
+// refused. (Not named ParseEventType: training's function of that name has
+// the same parameters, hence the same symbol, and both link into the fuzz
+// targets.)
+absl::StatusOr<v1::EventType> ParseWireEventType(absl::string_view name);
 
 // An event time: "-60s" / "60s" (ago), "+5m" (in the future), units ms, s, m,
 // h, d, fractions allowed ("1.5h"); or a bare integer = absolute epoch ms.

@@ -38,6 +38,9 @@ const Target kTargets[] = {
     {"model_snapshot_fuzzer", FuzzModelSnapshot},
     {"rerank_request_fuzzer", FuzzRerankRequest},
     {"ranker_file_fuzzer", FuzzRankerFile},
+    {"server_config_fuzzer", FuzzServerConfig},
+    {"interaction_log_fuzzer", FuzzInteractionLog},
+    {"cli_request_fuzzer", FuzzCliRequest},
 };
 
 // Test names and failure messages show the fuzzer, not the struct's bytes.
