@@ -203,7 +203,8 @@ class Loader {
       std::vector<std::shared_ptr<const void>>* storage) {
     const ManifestFile& file = manifest_.files.at(role);
     ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> mapped,
-                     MappedFile::OpenAt(dir_fd_, file.path));
+                     MappedFile::OpenAt(dir_fd_, file.path,
+                                        options_.copy_max_bytes));
     // Checksum before parsing: for a corrupted file "checksum mismatch" is
     // the true diagnosis, whatever the header now looks like. Hashing also
     // pages the whole file in, which MADV_WILLNEED only requests.
@@ -352,7 +353,8 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
   // where the sequential order would meet it, after the id files.
   const ManifestFile& user_factors_file = m.files.at(kUserFactorsRole);
   absl::StatusOr<std::shared_ptr<const MappedFile>> user_factors_mapped =
-      MappedFile::OpenAt(dir_fd.get(), user_factors_file.path);
+      MappedFile::OpenAt(dir_fd.get(), user_factors_file.path,
+                         options.copy_max_bytes);
   std::optional<BackgroundChecksum> user_factors_hash;
   if (user_factors_mapped.ok() && options.verify_checksums) {
     user_factors_hash.emplace(*user_factors_mapped);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "model/mapped_file.h"
 #include "model/model_snapshot.h"
 
 namespace rerank {
@@ -17,6 +18,13 @@ inline constexpr int32_t kModelFormatVersion = 3;
 struct LoadOptions {
   // Verify each file's sha256 against manifest.json. Costs one read pass.
   bool verify_checksums = true;
+  // Files up to this size are read into private memory, so nothing done to
+  // them after the load (truncated, rewritten in place, deleted) can reach
+  // the served model; larger files are memory-mapped, sharing pages with
+  // other processes that map them, but a file truncated under a mapping
+  // crashes the process (SIGBUS) on the next access. MappedFile::kCopyAll
+  // (the default) or kCopyNone; see MappedFile.
+  int64_t copy_max_bytes = MappedFile::kCopyAll;
 };
 
 // Loads and fully validates the model directory `dir` (docs/model-format.md):

@@ -305,6 +305,11 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
                                        " must be in [0, ",
                                        kMaxShutdownGraceSeconds, "]"));
   }
+  if (config.has_model_copy_max_bytes() && config.model_copy_max_bytes() < 0) {
+    return Refuse(source, absl::StrCat("model_copy_max_bytes=",
+                                       config.model_copy_max_bytes(),
+                                       " must be >= 0 (or unset: copy all)"));
+  }
   const double drain = config.shutdown_drain_seconds();
   if (!std::isfinite(drain) || drain < 0 || drain > kMaxShutdownDrainSeconds) {
     return Refuse(source, absl::StrCat("shutdown_drain_seconds=", drain,

@@ -128,6 +128,15 @@ absl::Status RerankServer::Start(Hooks hooks) {
   if (!config_.model_root().empty()) {
     ModelManagerHooks manager_hooks;
     manager_hooks.loader = std::move(hooks.loader);
+    if (manager_hooks.loader == nullptr) {
+      LoadOptions load_options;
+      if (config_.has_model_copy_max_bytes()) {
+        load_options.copy_max_bytes = config_.model_copy_max_bytes();
+      }
+      manager_hooks.loader = [load_options](const std::string& dir) {
+        return LoadModel(dir, load_options);
+      };
+    }
     // The callbacks outlive nothing: reloads stop before `this` is
     // destroyed (the admin worker drains during server shutdown).
     manager_hooks.on_loaded = [this](const ModelSnapshot&) { OnModelLoaded(); };

@@ -1,5 +1,6 @@
 #include "model/model_loader.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/manifest.h"
+#include "model/mapped_file.h"
 #include "model/model_writer.h"
 #include "model/npy.h"
 #include "model/sha256.h"
@@ -189,6 +191,33 @@ TEST_F(ModelLoaderTest, SnapshotStaysValidAfterFilesAreDeleted) {
   // The mappings, held by the snapshot, outlive the directory entries.
   EXPECT_EQ((*model)->ItemFactors(3)[0], 3.0f);
   EXPECT_EQ((*model)->Neighbors(0).scores[1], 0.5f);
+}
+
+// The default private copy: a served model's files truncated or rewritten
+// in place (cp over them, np.save to the same path) do not reach it. With
+// mapped files the first access after a truncation would be SIGBUS.
+TEST_F(ModelLoaderTest, PrivateCopySurvivesFilesTruncatedAndRewrittenInPlace) {
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model = LoadModel(dir_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (const char* f : {"user_factors.npy", "item_factors.npy",
+                        "neighbors_indptr.npy", "neighbors_indices.npy"}) {
+    ASSERT_EQ(::truncate(Path(f).c_str(), 0), 0) << f;
+  }
+  WriteFile(Path("neighbors_scores.npy"), std::string(4096, 'x'));
+  EXPECT_EQ((*model)->ItemFactors(3)[0], 3.0f);
+  EXPECT_EQ((*model)->Neighbors(0).scores[1], 0.5f);
+}
+
+TEST_F(ModelLoaderTest, CopyLimitChoosesCopyOrMapping) {
+  auto copied = MappedFile::OpenAt(AT_FDCWD, Path("item_factors.npy"));
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_TRUE((*copied)->is_copy());
+  auto mapped = MappedFile::OpenAt(AT_FDCWD, Path("item_factors.npy"), 0);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_FALSE((*mapped)->is_copy());
+  EXPECT_EQ((*copied)->bytes(), (*mapped)->bytes());
+  // Both serve the same model.
+  EXPECT_TRUE(LoadModel(dir_, {.copy_max_bytes = 0}).ok());
 }
 
 TEST_F(ModelLoaderTest, SkipsChecksumsWhenDisabled) {
