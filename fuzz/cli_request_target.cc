@@ -8,8 +8,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/fuzz_targets.h"
+#include "fuzz/same_message.h"
 #include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "rerank/v1/rerank.pb.h"
 #include "tools/rerank_cli_lib.h"
 
@@ -35,8 +35,7 @@ int FuzzCliRequest(const uint8_t* data, size_t size) {
           google::protobuf::util::MessageToJsonString(*request, &json).ok());
       absl::StatusOr<v1::RerankRequest> again = ParseRequestJson(json);
       FUZZ_CHECK(again.ok());
-      FUZZ_CHECK(
-          google::protobuf::util::MessageDifferencer::Equals(*request, *again));
+      FUZZ_CHECK(SameMessage(*request, *again));
       return 0;
     }
     case 1: {

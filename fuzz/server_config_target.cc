@@ -9,8 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/fuzz_targets.h"
+#include "fuzz/same_message.h"
 #include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "server/config.h"
 
 namespace rerank::fuzz {
@@ -47,7 +47,7 @@ int FuzzServerConfig(const uint8_t* data, size_t size) {
                  canonical.c_str());
   }
   FUZZ_CHECK(again.ok());
-  FUZZ_CHECK(google::protobuf::util::MessageDifferencer::Equals(*parsed, *again));
+  FUZZ_CHECK(SameMessage(*parsed, *again));
 
   const absl::Status valid = ValidateServerConfig(*parsed, "fuzz.json");
   if (!valid.ok()) {
