@@ -1,7 +1,7 @@
 #pragma once
 
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,9 +25,9 @@ namespace rerank {
 // across threads.
 class MappedFile {
  public:
-  // Every file is copied (the default), or none.
+  // copy_max_bytes that copies every file (the default); 0 maps every
+  // non-empty file.
   static constexpr int64_t kCopyAll = INT64_MAX;
-  static constexpr int64_t kCopyNone = -1;
 
   // Opens `name` relative to the directory `dir_fd` (AT_FDCWD for a plain
   // path). Refuses symlinks and non-regular files. An empty file yields an

@@ -23,7 +23,7 @@ struct LoadOptions {
   // the served model; larger files are memory-mapped, sharing pages with
   // other processes that map them, but a file truncated under a mapping
   // crashes the process (SIGBUS) on the next access. MappedFile::kCopyAll
-  // (the default) or kCopyNone; see MappedFile.
+  // (the default) copies every file, 0 maps every file; see MappedFile.
   int64_t copy_max_bytes = MappedFile::kCopyAll;
 };
 

@@ -341,21 +341,21 @@ absl::Status Publish(const std::string& staged, const std::string& dir,
     return absl::FailedPreconditionError(
         absl::StrCat(dir, ": exists and is not a directory"));
   }
+  // Where the old model ends up: at `staged` after an exchange, beside it
+  // after the two-rename fallback.
+  std::string old = staged;
   if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, dir.c_str(),
-                  RENAME_EXCHANGE) == 0) {
-    if (step) step("published");
-    // `staged` now holds the old model.
-    RemoveTree(staged);
-    if (step) step("old removed");
-    return absl::OkStatus();
-  }
-  if (errno != EINVAL && errno != ENOSYS) return ErrnoStatus(errno, dir);
-  const std::string old = absl::StrCat(staged, ".old");
-  if (::rename(dir.c_str(), old.c_str()) != 0) return ErrnoStatus(errno, dir);
-  if (::rename(staged.c_str(), dir.c_str()) != 0) {
-    const absl::Status status = ErrnoStatus(errno, dir);
-    ::rename(old.c_str(), dir.c_str());  // put the old model back
-    return status;
+                  RENAME_EXCHANGE) != 0) {
+    if (errno != EINVAL && errno != ENOSYS) return ErrnoStatus(errno, dir);
+    old = absl::StrCat(staged, ".old");
+    if (::rename(dir.c_str(), old.c_str()) != 0) {
+      return ErrnoStatus(errno, dir);
+    }
+    if (::rename(staged.c_str(), dir.c_str()) != 0) {
+      const absl::Status status = ErrnoStatus(errno, dir);
+      ::rename(old.c_str(), dir.c_str());  // put the old model back
+      return status;
+    }
   }
   if (step) step("published");
   RemoveTree(old);

@@ -59,6 +59,16 @@ absl::Status CheckLimit(absl::string_view source, absl::string_view key,
 
 // Only the shape of a TLS section; the files are read (and checked with
 // OpenSSL) when the server starts, see server/credentials.h.
+// A duration in seconds: finite and in [0, max].
+absl::Status CheckSeconds(absl::string_view source, absl::string_view key,
+                          double value, double max) {
+  if (!std::isfinite(value) || value < 0 || value > max) {
+    return Refuse(source, absl::StrCat(key, "=", value, " must be in [0, ",
+                                       max, "]"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckTls(absl::string_view source, absl::string_view key,
                       const v1::TlsConfig& tls) {
   if (tls.cert_file().empty() != tls.key_file().empty()) {
@@ -299,23 +309,17 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& config,
                              absl::StrJoin(kScorers, "|")));
   }
 
-  const double grace = config.shutdown_grace_seconds();
-  if (!std::isfinite(grace) || grace < 0 || grace > kMaxShutdownGraceSeconds) {
-    return Refuse(source, absl::StrCat("shutdown_grace_seconds=", grace,
-                                       " must be in [0, ",
-                                       kMaxShutdownGraceSeconds, "]"));
-  }
+  RETURN_IF_ERROR(CheckSeconds(source, "shutdown_grace_seconds",
+                               config.shutdown_grace_seconds(),
+                               kMaxShutdownGraceSeconds));
   if (config.has_model_copy_max_bytes() && config.model_copy_max_bytes() < 0) {
     return Refuse(source, absl::StrCat("model_copy_max_bytes=",
                                        config.model_copy_max_bytes(),
                                        " must be >= 0 (or unset: copy all)"));
   }
-  const double drain = config.shutdown_drain_seconds();
-  if (!std::isfinite(drain) || drain < 0 || drain > kMaxShutdownDrainSeconds) {
-    return Refuse(source, absl::StrCat("shutdown_drain_seconds=", drain,
-                                       " must be in [0, ",
-                                       kMaxShutdownDrainSeconds, "]"));
-  }
+  RETURN_IF_ERROR(CheckSeconds(source, "shutdown_drain_seconds",
+                               config.shutdown_drain_seconds(),
+                               kMaxShutdownDrainSeconds));
   return absl::OkStatus();
 }
 

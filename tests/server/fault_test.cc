@@ -28,6 +28,7 @@ namespace {
 
 using ::rerank::testing::BrokenModel;
 using ::rerank::testing::TempDir;
+using ::rerank::testing::U1Request;
 using ::rerank::testing::WriteBrokenModels;
 using ::rerank::testing::WriteTinyModel;
 using ::testing::HasSubstr;
@@ -67,15 +68,6 @@ class FaultTest : public ::testing::Test {
     request.set_model_dir(dir);
     v1::ReloadResponse response;
     return admin_->Reload(&context, request, &response);
-  }
-
-  static v1::RerankRequest U1Request() {
-    v1::RerankRequest request;
-    request.set_user_id("u1");
-    for (const char* id : {"a", "b", "c"}) {
-      request.add_candidates()->set_item_id(id);
-    }
-    return request;
   }
 
   // OK and internally consistent: model A ranks b first, model B ranks a

@@ -1,6 +1,6 @@
 // The rerankd binary as a child process for tests: spawn with flags, read
 // its stderr line by line with bounded waits (poll with a deadline, never a
-// sleep), signal it, reap it. Also the flags and request those tests share.
+// sleep), signal it, reap it. Also the flags those tests share.
 // Not thread-safe: one test thread drives a Child.
 
 #pragma once
@@ -23,7 +23,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "rerank/v1/rerank.pb.h"
 
 extern char** environ;
 
@@ -154,15 +153,6 @@ inline std::vector<std::string> With(std::vector<std::string> args,
                               const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;
-}
-
-inline v1::RerankRequest U1Request() {
-  v1::RerankRequest request;
-  request.set_user_id("u1");
-  for (const char* id : {"a", "b", "c"}) {
-    request.add_candidates()->set_item_id(id);
-  }
-  return request;
 }
 
 }  // namespace testing

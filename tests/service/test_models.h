@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "model/model_snapshot.h"
 #include "model/model_writer.h"
+#include "rerank/v1/rerank.pb.h"
 
 namespace rerank::testing {
 
@@ -36,6 +37,16 @@ inline ModelData TinyModel(const std::string& version, bool flipped = false) {
   m.neighbor_indices = {1, 0};
   m.neighbor_scores = {0.5f, 0.5f};
   return m;
+}
+
+// User "u1" over TinyModel's three items, nothing else set.
+inline v1::RerankRequest U1Request() {
+  v1::RerankRequest request;
+  request.set_user_id("u1");
+  for (const char* id : {"a", "b", "c"}) {
+    request.add_candidates()->set_item_id(id);
+  }
+  return request;
 }
 
 inline std::shared_ptr<const ModelSnapshot> TinySnapshot(
