@@ -271,6 +271,8 @@ struct ScoringBuffers {
   // scanning them all.
   std::vector<EventCategory> category_table;
   std::vector<int32_t> rank_scratch;
+  std::vector<float> norm_scratch;  // |v|^2 per feature row (session_cosine)
+  std::vector<const float*> factor_rows;  // per feature row, null: none
 
   // Scratch of ResolveCandidates / ResolveEvents (ids and their rows, for
   // ModelSnapshot::FindItems) and OrderCandidates (sort keys).
@@ -417,6 +419,17 @@ void ComputeFeatures(ScoringContext* ctx);
 // Row `row` of ctx.features in features.h order (kNumFeatures floats; 0
 // for the features ComputeFeatures did not store).
 void FeatureRowOf(const ScoringContext& ctx, int32_t row, float* out);
+
+// Column kernels of ComputeFeatures, each with a portable and a vector path
+// (AVX where the CPU has it; `vector_path` false forces the portable one,
+// true takes the vector one when the CPU has it). Both give the same bits,
+// which the tests hold them to.
+// out = (in - mean) / std over the `rows` values (all 0 when constant).
+void ZScoreColumn(const float* in, float* out, int32_t rows, bool vector_path);
+// dot[r] = dot[r] / sqrt(norm2[r]) where that is finite and norm2[r] > 0,
+// else 0.
+void CosineColumn(float* dot, const float* norm2, int32_t rows,
+                  bool vector_path);
 
 // Stage: score = the ranker's score of the features (+ rules, 0 until the
 // boost rules run), with the formula's parts 0. Needs ComputeFeatures.

@@ -328,6 +328,8 @@ void ScoringBuffers::Clear() {
   event_categories.clear();
   category_table.clear();
   rank_scratch.clear();
+  norm_scratch.clear();
+  factor_rows.clear();
   // The RowTables are reset by the stages that fill them; the Eigen vectors
   // keep their size and are only read when has_user_vector says so.
 }

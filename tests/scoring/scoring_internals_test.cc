@@ -4,11 +4,13 @@
 // the sizes where their code paths switch.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <vector>
 
+#include "absl/base/casts.h"
 #include "gtest/gtest.h"
 #include "scoring/radix_sort.h"
 #include "scoring/scoring_context.h"
@@ -127,6 +129,86 @@ TEST(RowTableTest, RowsOneTableSizeApartAreAllFound) {
     table.FindOrInsert(i * 1024, i, &inserted);
   }
   for (int32_t i = 0; i < 512; ++i) ASSERT_EQ(table.Find(i * 1024), i);
+}
+
+// The feature pass's column kernels: the vector path gives the portable
+// path's bits, at every length around the vector widths and on the edge
+// values (constant columns, zero and infinite norms, overflowing quotients).
+std::vector<float> RandomColumn(int32_t rows, std::mt19937* rng) {
+  std::normal_distribution<float> normal(3.0f, 10.0f);
+  std::vector<float> column(rows);
+  for (float& x : column) x = normal(*rng);
+  return column;
+}
+
+TEST(ColumnKernelsTest, ZScoreVectorPathGivesThePortableBits) {
+  std::mt19937 rng(7);
+  for (int32_t rows : {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 200, 201}) {
+    std::vector<std::vector<float>> inputs = {RandomColumn(rows, &rng),
+                                              std::vector<float>(rows, 2.5f)};
+    std::vector<float> huge = RandomColumn(rows, &rng);
+    for (float& x : huge) x *= 1e36f;
+    inputs.push_back(huge);
+    for (const std::vector<float>& in : inputs) {
+      std::vector<float> portable(rows, -1.0f), vector(rows, -1.0f);
+      ZScoreColumn(in.data(), portable.data(), rows, false);
+      ZScoreColumn(in.data(), vector.data(), rows, true);
+      for (int32_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(absl::bit_cast<uint32_t>(portable[r]),
+                  absl::bit_cast<uint32_t>(vector[r]))
+            << "rows=" << rows << " r=" << r;
+      }
+    }
+  }
+}
+
+TEST(ColumnKernelsTest, ZScoreIsStandardisedAndZeroForAConstantColumn) {
+  const std::vector<float> in = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f};
+  std::vector<float> out(5);
+  ZScoreColumn(in.data(), out.data(), 5, true);
+  // mean 3, population std sqrt(2)
+  EXPECT_FLOAT_EQ(out[0], -2.0f / std::sqrt(2.0f));
+  EXPECT_FLOAT_EQ(out[2], 0.0f);
+  EXPECT_FLOAT_EQ(out[4], 2.0f / std::sqrt(2.0f));
+  const std::vector<float> same(9, 4.0f);
+  std::vector<float> zero(9, -1.0f);
+  ZScoreColumn(same.data(), zero.data(), 9, true);
+  EXPECT_EQ(zero, std::vector<float>(9, 0.0f));
+}
+
+TEST(ColumnKernelsTest, CosineVectorPathGivesThePortableBitsAndEdgeZeros) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  std::mt19937 rng(11);
+  for (int32_t rows : {0, 1, 7, 8, 9, 16, 17, 200, 203}) {
+    std::vector<float> dot = RandomColumn(rows, &rng);
+    std::vector<float> norm2 = RandomColumn(rows, &rng);
+    for (float& x : norm2) x = x * x;
+    // Edge rows: no factor row, an infinite norm, an infinite dot, a
+    // quotient that overflows.
+    if (rows > 0) norm2[0] = 0.0f;
+    if (rows > 3) norm2[3] = kInf;
+    if (rows > 5) dot[5] = kInf;
+    if (rows > 6) {
+      dot[6] = 3e38f;
+      norm2[6] = 1e-30f;
+    }
+    std::vector<float> portable = dot, vector = dot;
+    CosineColumn(portable.data(), norm2.data(), rows, false);
+    CosineColumn(vector.data(), norm2.data(), rows, true);
+    for (int32_t r = 0; r < rows; ++r) {
+      ASSERT_EQ(absl::bit_cast<uint32_t>(portable[r]),
+                absl::bit_cast<uint32_t>(vector[r]))
+          << "rows=" << rows << " r=" << r;
+      ASSERT_TRUE(std::isfinite(vector[r])) << r;
+    }
+    if (rows > 6) {
+      EXPECT_EQ(vector[0], 0.0f);
+      EXPECT_EQ(vector[3], 0.0f);
+      EXPECT_EQ(vector[5], 0.0f);
+      EXPECT_EQ(vector[6], 0.0f);
+      EXPECT_FLOAT_EQ(vector[1], dot[1] / std::sqrt(norm2[1]));
+    }
+  }
 }
 
 }  // namespace
