@@ -54,6 +54,10 @@ ABSL_FLAG(int32_t, dim, 64, "--generate: dimension.");
 ABSL_FLAG(int32_t, neighbors, 20, "--generate: neighbours per item.");
 ABSL_FLAG(int32_t, repeat, 3, "Loads to time (the best and all are shown).");
 ABSL_FLAG(bool, verify_checksums, true, "LoadOptions.verify_checksums.");
+ABSL_FLAG(int64_t, copy_max_bytes, -1,
+          "LoadOptions.copy_max_bytes: files up to this size are read into "
+          "private memory, larger ones mapped; -1 copies every file (the "
+          "server's default), 0 maps every file.");
 ABSL_FLAG(bool, phases, false,
           "Also time the loader's building blocks one by one, single-threaded "
           "(sha256 per file, id parsing, index building, finiteness scan).");
@@ -216,6 +220,9 @@ std::vector<std::pair<std::string, double>> InternalPhases(const M& metadata) {
 int Load(const std::string& dir) {
   LoadOptions options;
   options.verify_checksums = absl::GetFlag(FLAGS_verify_checksums);
+  if (absl::GetFlag(FLAGS_copy_max_bytes) >= 0) {
+    options.copy_max_bytes = absl::GetFlag(FLAGS_copy_max_bytes);
+  }
   const int repeat = std::max(1, absl::GetFlag(FLAGS_repeat));
   const Memory before = ReadMemory();
   std::fprintf(stderr, "before load: %s\n", MemoryString(before).c_str());
@@ -266,11 +273,11 @@ int Load(const std::string& dir) {
   }
   std::printf(
       "model %s: %lld users, %lld items; best load %.3f s wall, %.3f s CPU "
-      "of %d (verify_checksums=%s, loadavg %.1f); loaded: %s; peak rss %.0f "
-      "MiB\n",
+      "of %d (verify_checksums=%s, copy_max_bytes=%lld, loadavg %.1f); "
+      "loaded: %s; peak rss %.0f MiB\n",
       dir.c_str(), static_cast<long long>(users), static_cast<long long>(items),
       best, best_cpu, repeat, options.verify_checksums ? "true" : "false",
-      load1, MemoryString(loaded).c_str(), after.hwm_kb / 1024.0);
+      static_cast<long long>(options.copy_max_bytes), load1, MemoryString(loaded).c_str(), after.hwm_kb / 1024.0);
   if (absl::GetFlag(FLAGS_json)) {
     std::string j = absl::StrFormat(
         "{\"dir\":\"%s\",\"users\":%d,\"items\":%d,\"verify_checksums\":%s,"

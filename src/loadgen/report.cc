@@ -106,6 +106,16 @@ std::string FormatJson(const RunResult& r) {
     absl::StrAppend(&out, ",\"", p.json_key,
                     "\":", Micros(h.Percentile(p.percent)));
   }
+  for (const auto& [key, split] :
+       {std::pair<const char*, const Histogram*>{"ok_latency_us",
+                                                 &r.ok_latency},
+        {"error_latency_us", &r.error_latency}}) {
+    absl::StrAppend(&out, ",\"", key, "\":{\"count\":", split->Count(),
+                    ",\"p50\":", Micros(split->Percentile(50)),
+                    ",\"p99\":", Micros(split->Percentile(99)),
+                    ",\"p999\":", Micros(split->Percentile(99.9)),
+                    ",\"max\":", Micros(split->Max()), "}");
+  }
   out += ",\"status_codes\":{";
   bool first = true;
   for (const auto& [code, n] : r.status_counts) {

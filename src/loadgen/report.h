@@ -37,6 +37,11 @@ struct RunResult {
   // Latency of every call that got a status (OK or not, dropped excluded),
   // in nanoseconds. Open loop: measured from the scheduled send time.
   Histogram latency;
+  // The same split by outcome: calls answered OK, and calls that got any
+  // other status. Under overload the two tell "admitted calls stay fast"
+  // from "refusals come back quickly".
+  Histogram ok_latency;
+  Histogram error_latency;
   // Calls per status code name ("OK", "INVALID_ARGUMENT", ..., plus
   // kDroppedCode and kBadResponseCode). Only codes that occurred.
   std::map<std::string, int64_t> status_counts;
@@ -57,6 +62,8 @@ std::string FormatText(const RunResult& result);
 //   mode, concurrency, connections, rate, count, ok, errors,
 //   total_us, requests_per_second, average_us, fastest_us, slowest_us,
 //   p50_us, p90_us, p95_us, p99_us, p999_us,
+//   ok_latency_us {count, p50, p99, p999, max} (calls answered OK),
+//   error_latency_us {count, p50, p99, p999, max} (any other status),
 //   status_codes {CODE: n}, error_distribution {"CODE: message": n}
 std::string FormatJson(const RunResult& result);
 

@@ -71,6 +71,8 @@ int64_t NowNs() {
 // written on every completion.
 struct alignas(64) ThreadStats {
   Histogram latency;
+  Histogram ok_latency;     // the calls answered OK
+  Histogram error_latency;  // the others that got a status
   std::array<int64_t, kNumOutcomes> outcomes{};
   std::map<std::string, int64_t> error_messages;
   // steady_clock ns of the last measured completion (or drop); 0 if none.
@@ -253,6 +255,8 @@ void Engine::OnComplete(Call* call, ThreadStats* stats) {
     ++stats->unmeasured;
   } else {
     stats->latency.Record(end - call->origin_ns);
+    (call->status.ok() ? stats->ok_latency : stats->error_latency)
+        .Record(end - call->origin_ns);
     stats->last_event_ns = std::max(stats->last_event_ns, end);
     const int code = static_cast<int>(call->status.error_code());
     std::string problem;
@@ -388,6 +392,8 @@ RunResult Engine::Run() {
   poller_stats_.push_back(std::move(scheduler_stats));
   for (const ThreadStats& s : poller_stats_) {
     result.latency.Merge(s.latency);
+    result.ok_latency.Merge(s.ok_latency);
+    result.error_latency.Merge(s.error_latency);
     for (int i = 0; i < kNumOutcomes; ++i) outcomes[i] += s.outcomes[i];
     for (const auto& [message, n] : s.error_messages) {
       result.error_messages[message] += n;

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -427,7 +428,22 @@ void IdIndex::FindBatch(absl::Span<const absl::string_view> ids,
   }
 }
 
-ModelSnapshot::ModelSnapshot(Parts parts) : parts_(std::move(parts)) {}
+namespace {
+// Relaxed: a count for a gauge, it publishes no data.
+std::atomic<int64_t> alive_snapshots{0};
+}  // namespace
+
+ModelSnapshot::ModelSnapshot(Parts parts) : parts_(std::move(parts)) {
+  alive_snapshots.fetch_add(1, std::memory_order_relaxed);
+}
+
+ModelSnapshot::~ModelSnapshot() {
+  alive_snapshots.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int64_t ModelSnapshot::AliveCount() {
+  return alive_snapshots.load(std::memory_order_relaxed);
+}
 
 absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
     Parts parts) {

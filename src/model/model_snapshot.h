@@ -175,6 +175,13 @@ class ModelSnapshot {
 
   ModelSnapshot(const ModelSnapshot&) = delete;
   ModelSnapshot& operator=(const ModelSnapshot&) = delete;
+  ~ModelSnapshot();
+
+  // ModelSnapshot objects alive in this process: the served one, plus any
+  // retired by a reload and not yet freed (still held by calls in flight,
+  // or queued for the reclaimer), plus one being loaded. Steady at 1 in a
+  // server between reloads; rerank_model_snapshots. Thread-safe.
+  static int64_t AliveCount();
 
   const ModelMetadata& metadata() const { return parts_.metadata; }
   const std::string& version() const { return parts_.metadata.version; }

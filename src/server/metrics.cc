@@ -132,9 +132,11 @@ class RerankMetrics::Histograms final : public prometheus::Collectable {
     families.push_back(HistogramFamily(
         "rerank_request_events", "Shopper events per Rerank call.", events));
     std::function<int64_t()> source;
+    std::vector<GaugeSource> gauges;
     {
       std::lock_guard<std::mutex> lock(mu_);
       source = inflight_source_;
+      gauges = gauges_;
     }
     prometheus::MetricFamily inflight;
     inflight.name = "rerank_inflight_requests";
@@ -146,7 +148,23 @@ class RerankMetrics::Histograms final : public prometheus::Collectable {
     metric.gauge.value = source ? static_cast<double>(source()) : 0.0;
     inflight.metric.push_back(std::move(metric));
     families.push_back(std::move(inflight));
+    for (const GaugeSource& gauge : gauges) {
+      prometheus::MetricFamily family;
+      family.name = gauge.name;
+      family.help = gauge.help;
+      family.type = prometheus::MetricType::Gauge;
+      prometheus::ClientMetric value;
+      value.gauge.value = gauge.source();
+      family.metric.push_back(std::move(value));
+      families.push_back(std::move(family));
+    }
     return families;
+  }
+
+  void AddGaugeSource(std::string name, std::string help,
+                      std::function<double()> source) {
+    std::lock_guard<std::mutex> lock(mu_);
+    gauges_.push_back({std::move(name), std::move(help), std::move(source)});
   }
 
   void SetInflightSource(std::function<int64_t()> source) {
@@ -159,8 +177,15 @@ class RerankMetrics::Histograms final : public prometheus::Collectable {
   AtomicHistogram events;
 
  private:
-  mutable std::mutex mu_;  // guards inflight_source_ (scrape path only)
+  struct GaugeSource {
+    std::string name;
+    std::string help;
+    std::function<double()> source;
+  };
+  // Guards inflight_source_ and gauges_ (set-up and scrape path only).
+  mutable std::mutex mu_;
   std::function<int64_t()> inflight_source_;
+  std::vector<GaugeSource> gauges_;
 };
 
 std::unique_ptr<RerankMetrics> RerankMetrics::Create() {
@@ -333,6 +358,12 @@ std::shared_ptr<prometheus::Collectable> RerankMetrics::histograms() const {
 
 void RerankMetrics::SetInflightSource(std::function<int64_t()> source) {
   histograms_->SetInflightSource(std::move(source));
+}
+
+void RerankMetrics::AddGaugeSource(std::string name, std::string help,
+                                   std::function<double()> source) {
+  histograms_->AddGaugeSource(std::move(name), std::move(help),
+                              std::move(source));
 }
 
 std::string RerankMetrics::Render() const {

@@ -97,6 +97,10 @@ class RerankMetrics final : public RerankObserver {
   // Source of rerank_inflight_requests, read at scrape time. Must stay
   // valid until the endpoint serving these metrics is destroyed.
   void SetInflightSource(std::function<int64_t()> source);
+  // One more gauge read at scrape time (e.g. rerank_model_snapshots); the
+  // same lifetime rule. Names must be new.
+  void AddGaugeSource(std::string name, std::string help,
+                      std::function<double()> source);
 
   // The Prometheus text exposition of everything (what /metrics serves).
   std::string Render() const;

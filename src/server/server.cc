@@ -189,6 +189,23 @@ absl::Status RerankServer::Start(Hooks hooks) {
   if (metrics_ != nullptr) {
     const RerankerService* reranker = reranker_service_.get();
     metrics_->SetInflightSource([reranker] { return reranker->inflight(); });
+    // What a soak watches for leaks (docs/operations.md "Reliability").
+    metrics_->AddGaugeSource(
+        "rerank_model_snapshots",
+        "Model snapshots in memory: the served one, retired ones still held "
+        "by calls in flight or queued for freeing, and one being loaded.",
+        [] { return static_cast<double>(ModelSnapshot::AliveCount()); });
+    metrics_->AddGaugeSource(
+        "rerank_message_pool_holders",
+        "Rerank message holders kept for reuse (at most 64).",
+        [reranker] {
+          return static_cast<double>(reranker->pooled_message_holders());
+        });
+    metrics_->AddGaugeSource(
+        "rerank_message_pool_bytes",
+        "Bytes of the arena blocks those holders keep.", [reranker] {
+          return static_cast<double>(reranker->pooled_message_bytes());
+        });
   }
 
   ModelAdminServiceOptions admin_options;

@@ -77,6 +77,14 @@ class ArenaMessageAllocator final
     std::lock_guard<std::mutex> lock(mu_);
     return free_.size();
   }
+  // Bytes of the blocks they keep (at most max_pooled *
+  // max_kept_block_bytes).
+  size_t pooled_bytes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t bytes = 0;
+    for (const Holder* holder : free_) bytes += holder->block_bytes();
+    return bytes;
+  }
 
  private:
   class Holder final : public grpc::MessageHolder<Request, Response> {
@@ -103,6 +111,8 @@ class ArenaMessageAllocator final
       this->set_response(
           google::protobuf::Arena::CreateMessage<Response>(&*arena_));
     }
+
+    size_t block_bytes() const { return block_bytes_; }
 
     void Release() override {
       // Destroying the arena runs the few registered destructors (strings

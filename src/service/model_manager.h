@@ -99,7 +99,10 @@ class SnapshotReclaimer {
 // was read fails its checksum (DATA_LOSS, old model keeps serving). The
 // resolved directory is checked again after the load: a path turned into a
 // link out of the root meanwhile is refused too. Files of a served model
-// must never be rewritten in place: they are memory-mapped.
+// are read into private memory at load (LoadOptions::copy_max_bytes, config
+// model_copy_max_bytes), so rewriting, truncating or deleting them does not
+// reach the served snapshot; only files above that limit stay memory-mapped,
+// and those must never be rewritten in place.
 class ModelManager {
  public:
   // Called after each successful swap, outside any lock (e.g. to flip health

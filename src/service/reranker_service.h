@@ -122,6 +122,14 @@ class RerankerService final : public v1::Reranker::WithRawCallbackMethod_Rerank<
 
   // Calls being handled right now (for the metrics gauge).
   int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
+  // The message pool (options.arena_messages; 0 without): holders kept for
+  // reuse and the bytes of their blocks (for the metrics gauges).
+  size_t pooled_message_holders() const {
+    return allocator_ != nullptr ? allocator_->pooled() : 0;
+  }
+  size_t pooled_message_bytes() const {
+    return allocator_ != nullptr ? allocator_->pooled_bytes() : 0;
+  }
 
  private:
   explicit RerankerService(const ModelStore& store,

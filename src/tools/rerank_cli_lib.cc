@@ -1136,8 +1136,9 @@ Usage:
   rerank-cli rerank [--target=HOST:PORT] --candidates=LIST [--user=ID]
                     [--events=LIST] [options]
   rerank-cli rerank [--target=HOST:PORT] --request=FILE|- [options]
-  rerank-cli info   [--target=HOST:PORT] [--format=table|json]
-  rerank-cli reload [--target=HOST:PORT] --model_dir=DIR [--format=table|json]
+  rerank-cli info   [--admin_target=HOST:PORT] [--format=table|json]
+  rerank-cli reload [--admin_target=HOST:PORT] --model_dir=DIR
+                    [--format=table|json]
   rerank-cli health [--target=HOST:PORT] [--service=NAME]
 
 rerank:

@@ -22,7 +22,10 @@ RunResult HandBuiltResult() {
   r.count = 10;
   r.unmeasured = 4;
   r.total = absl::Seconds(2);
-  for (int us = 100; us <= 900; us += 100) r.latency.Record(us * 1000);
+  for (int us = 100; us <= 900; us += 100) {
+    r.latency.Record(us * 1000);
+    (us <= 700 ? r.ok_latency : r.error_latency).Record(us * 1000);
+  }
   r.status_counts = {{"OK", 7}, {"INVALID_ARGUMENT", 2}, {kDroppedCode, 1}};
   r.error_messages = {{"INVALID_ARGUMENT: candidates[0].item_id", 2},
                       {std::string(kDroppedCode) + ": " + kDroppedMessage, 1}};
@@ -66,6 +69,17 @@ TEST(ReportTest, JsonHasSummaryFieldsInMicroseconds) {
   EXPECT_EQ(Number(s, "p95_us"), 900);
   EXPECT_EQ(Number(s, "p99_us"), 900);
   EXPECT_EQ(Number(s, "p999_us"), 900);
+  // Split by outcome: 100..700 us answered OK, 800 and 900 us failed.
+  const google::protobuf::Struct ok =
+      s.fields().at("ok_latency_us").struct_value();
+  EXPECT_EQ(Number(ok, "count"), 7);
+  EXPECT_EQ(Number(ok, "max"), 700);
+  EXPECT_EQ(Number(ok, "p99"), 700);
+  const google::protobuf::Struct failed =
+      s.fields().at("error_latency_us").struct_value();
+  EXPECT_EQ(Number(failed, "count"), 2);
+  EXPECT_EQ(Number(failed, "p50"), 800.5);
+  EXPECT_EQ(Number(failed, "max"), 900);
 
   const auto& codes = s.fields().at("status_codes").struct_value().fields();
   EXPECT_EQ(codes.size(), 3u);

@@ -1,9 +1,11 @@
 // Faults end to end through an in-process RerankServer over gRPC: broken
 // model directories and a symlink out of the model root are refused by
-// Reload while the old model keeps serving, and 100 reloads under
-// continuous Rerank load fail no call.
+// Reload while the old model keeps serving, 100 reloads under continuous
+// Rerank load fail no call, and neither does rewriting or deleting the served
+// model's files under load.
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -199,6 +202,117 @@ TEST_F(FaultTest, HundredReloadsUnderLoadFailNoCall) {
   }
   EXPECT_GE(calls, kClients * kMinCallsPerClient);
   // 100 reloads end on "a" (the last, i = 99, is odd).
+  EXPECT_EQ(ServedVersion(), "model-a");
+}
+
+// The served model's files are truncated, then overwritten in place, then
+// deleted while four clients call without pause: rerankd read them into
+// private memory at load (model_copy_max_bytes unset: copy every file), so
+// every call still gets model A's right answer; reloading the deleted
+// directory is refused cleanly, and later reloads work.
+TEST_F(FaultTest, ServedFilesTruncatedOverwrittenAndDeletedUnderLoadFailNoCall) {
+  constexpr int kClients = 4;
+  // Calls every client makes after each fault before the next.
+  constexpr int kCallsBetweenFaults = 20;
+  Start();
+  ASSERT_EQ(ServedVersion(), "model-a");
+
+  absl::Mutex mu;
+  std::vector<int> calls(kClients, 0);  // guarded by mu
+  int failures = 0;                     // guarded by mu
+  std::string first_failure;            // guarded by mu
+  std::atomic<bool> done{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = v1::Reranker::NewStub(channel_);
+      const v1::RerankRequest request = U1Request();
+      while (!done.load()) {
+        grpc::ClientContext context;
+        context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+        v1::RerankResponse response;
+        const grpc::Status status = stub->Rerank(&context, request, &response);
+        const bool right = ConsistentAnswer(status, response) &&
+                           response.model_version() == "model-a";
+        absl::MutexLock lock(&mu);
+        ++calls[c];
+        if (!right && failures++ == 0) {
+          first_failure =
+              absl::StrCat(status.error_code(), " ", status.error_message(),
+                           " ", response.ShortDebugString());
+        }
+      }
+    });
+  }
+  // Returns once every client has made kCallsBetweenFaults more calls.
+  auto let_clients_call = [&] {
+    std::vector<int> target;
+    {
+      absl::MutexLock lock(&mu);
+      for (int n : calls) target.push_back(n + kCallsBetweenFaults);
+    }
+    struct Wait {
+      const std::vector<int>* calls;
+      const std::vector<int>* target;
+    } wait{&calls, &target};
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](Wait* w) {
+          for (size_t c = 0; c < w->calls->size(); ++c) {
+            if ((*w->calls)[c] < (*w->target)[c]) return false;
+          }
+          return true;
+        },
+        &wait));
+  };
+
+  let_clients_call();
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(root_.Sub("a"))) {
+    files.push_back(entry.path());
+  }
+  ASSERT_GE(files.size(), 5u);
+  // 1. Every file truncated to nothing.
+  std::vector<uintmax_t> sizes;
+  for (const auto& file : files) {
+    sizes.push_back(std::filesystem::file_size(file));
+    std::filesystem::resize_file(file, 0);
+  }
+  let_clients_call();
+  // 2. Every file rewritten in place (same inode, as `cp` over it does)
+  // with bytes that are no model at all.
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::FILE* f = std::fopen(files[i].c_str(), "r+b");
+    ASSERT_NE(f, nullptr) << files[i];
+    const std::string junk(static_cast<size_t>(sizes[i]) + 4096, '\xff');
+    ASSERT_EQ(std::fwrite(junk.data(), 1, junk.size(), f), junk.size());
+    ASSERT_EQ(std::fclose(f), 0);
+  }
+  let_clients_call();
+  // 3. The whole directory deleted.
+  std::filesystem::remove_all(root_.Sub("a"));
+  let_clients_call();
+
+  // Reloading what is gone is refused and changes nothing; other reloads
+  // work, including the directory written again.
+  const grpc::Status gone = Reload("a");
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND)
+      << gone.error_message();
+  let_clients_call();
+  done.store(true);
+  for (std::thread& t : clients) t.join();
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(failures, 0) << first_failure;
+    for (int c = 0; c < kClients; ++c) {
+      EXPECT_GE(calls[c], 5 * kCallsBetweenFaults) << c;
+    }
+  }
+  EXPECT_EQ(ServedVersion(), "model-a");
+  ASSERT_TRUE(Reload("b").ok());
+  EXPECT_EQ(ServedVersion(), "model-b");
+  WriteTinyModel(root_.path(), "a", "model-a");
+  ASSERT_TRUE(Reload("a").ok());
   EXPECT_EQ(ServedVersion(), "model-a");
 }
 

@@ -250,6 +250,8 @@ TEST_F(MetricsEndpointTest, CountersMoveAfterCalls) {
       MetricValue(text, R"(rerank_requests_total{code="OK",method="Rerank"})"),
       Optional(0.0));
   EXPECT_THAT(MetricValue(text, "rerank_inflight_requests"), Optional(0.0));
+  EXPECT_THAT(MetricValue(text, "rerank_model_snapshots"), Optional(1.0));
+  EXPECT_THAT(MetricValue(text, "rerank_message_pool_holders"), Optional(0.0));
 
   v1::RerankRequest known;
   known.set_user_id("u1");
@@ -283,6 +285,18 @@ TEST_F(MetricsEndpointTest, CountersMoveAfterCalls) {
   EXPECT_THAT(MetricValue(text, "rerank_unknown_candidates_total"),
               Optional(1.0));
   EXPECT_THAT(MetricValue(text, "rerank_unknown_users_total"), Optional(1.0));
+  // The calls' messages went back to the pool. gRPC releases them after
+  // the response is sent, so the client may be ahead of that: scrape until
+  // it shows (each scrape is a round trip; no sleep).
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (MetricValue(text, "rerank_message_pool_holders").value_or(0) < 1.0 &&
+         absl::Now() < give_up) {
+    text = Scrape();
+  }
+  EXPECT_GE(MetricValue(text, "rerank_message_pool_holders").value_or(0), 1.0);
+  EXPECT_LE(MetricValue(text, "rerank_message_pool_holders").value_or(99),
+            64.0);
+  EXPECT_GT(MetricValue(text, "rerank_message_pool_bytes").value_or(0), 0.0);
 
   // Reloads: one good, one refused; the admin calls count too.
   ASSERT_TRUE(Reload("b").ok());
@@ -297,6 +311,13 @@ TEST_F(MetricsEndpointTest, CountersMoveAfterCalls) {
               Optional(1.0));
   EXPECT_EQ(MetricValue(text, R"(rerank_model_info{version="model-a"})"),
             std::nullopt);
+  // model-a is freed once the swap's last reader lets go (no call is in
+  // flight: as soon as the reclaimer runs); then one snapshot again.
+  while (MetricValue(text, "rerank_model_snapshots").value_or(0) != 1.0 &&
+         absl::Now() < give_up + absl::Seconds(10)) {
+    text = Scrape();
+  }
+  EXPECT_THAT(MetricValue(text, "rerank_model_snapshots"), Optional(1.0));
   EXPECT_THAT(
       MetricValue(text, R"(rerank_requests_total{code="OK",method="Reload"})"),
       Optional(1.0));
