@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <future>
 #include <istream>
 #include <iterator>
 #include <ostream>
@@ -24,17 +23,12 @@
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/client_interceptor.h"
-#include "grpcpp/support/slice.h"
-#include "grpcpp/support/stub_options.h"
 #include "rerank/v1/rerank.grpc.pb.h"
 
 namespace rerank {
@@ -464,38 +458,17 @@ int RunReload(const CliOptions& options,
 int RunHealth(const CliOptions& options,
               const std::shared_ptr<grpc::Channel>& channel, std::ostream& out,
               std::ostream& err) {
-  grpc::GenericStub stub(channel);
+  auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(DeadlineFrom(options.deadline));
-  const std::string request_bytes =
-      EncodeHealthCheckRequest(options.health_service);
-  grpc::Slice request_slice(request_bytes);
-  grpc::ByteBuffer request(&request_slice, 1);
-  grpc::ByteBuffer response;
-  // GenericStub only offers the callback form; block on it. The callback
-  // runs on a gRPC thread and may still be inside set_value() when get()
-  // returns, so it co-owns the promise instead of referencing our stack.
-  auto done = std::make_shared<std::promise<grpc::Status>>();
-  std::future<grpc::Status> finished = done->get_future();
-  stub.UnaryCall(&context, std::string(kHealthCheckMethod), grpc::StubOptions(),
-                 &request, &response,
-                 [done](grpc::Status s) { done->set_value(std::move(s)); });
-  const grpc::Status status = finished.get();
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(options.health_service);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub->Check(&context, request, &response);
   if (!status.ok()) return ReportError(FromGrpcStatus(status), err);
+  const int serving = static_cast<int>(response.status());
 
-  std::vector<grpc::Slice> slices;
-  std::string response_bytes;
-  if (!response.Dump(&slices).ok()) {
-    return ReportError(absl::InternalError("cannot read health response"), err);
-  }
-  for (const grpc::Slice& slice : slices) {
-    response_bytes.append(reinterpret_cast<const char*>(slice.begin()),
-                          slice.size());
-  }
-  absl::StatusOr<int> serving = DecodeHealthCheckResponse(response_bytes);
-  if (!serving.ok()) return ReportError(serving.status(), err);
-
-  const std::string name = HealthStatusName(*serving);
+  const std::string name = HealthStatusName(serving);
   if (options.format == OutputFormat::kJson) {
     out << "{\"status\": \"" << name << "\"}\n";
   } else {
@@ -503,7 +476,9 @@ int RunHealth(const CliOptions& options,
   }
   // The RPC worked but the server says it cannot serve: not a success for a
   // probe script, yet not one of the specific gRPC failures either.
-  return *serving == kHealthServing ? kExitOk : kExitFailure;
+  return serving == grpc::health::v1::HealthCheckResponse::SERVING
+             ? kExitOk
+             : kExitFailure;
 }
 
 }  // namespace
@@ -1043,72 +1018,6 @@ std::string FormatError(const absl::Status& status) {
 // ---------------------------------------------------------------------------
 // grpc.health.v1.
 // ---------------------------------------------------------------------------
-
-namespace {
-// (field_number << 3) | wire_type, per the protobuf encoding spec.
-constexpr uint32_t kTagServiceString = (1 << 3) | 2;
-constexpr uint32_t kFieldStatus = 1;
-constexpr uint32_t kWireVarint = 0;
-constexpr uint32_t kWireFixed64 = 1;
-constexpr uint32_t kWireLengthDelimited = 2;
-constexpr uint32_t kWireFixed32 = 5;
-}  // namespace
-
-std::string EncodeHealthCheckRequest(absl::string_view service) {
-  std::string bytes;
-  if (service.empty()) return bytes;  // proto3: default fields are omitted.
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.WriteTag(kTagServiceString);
-    coded.WriteVarint32(static_cast<uint32_t>(service.size()));
-    coded.WriteRaw(service.data(), static_cast<int>(service.size()));
-  }  // CodedOutputStream flushes on destruction.
-  return bytes;
-}
-
-absl::StatusOr<int> DecodeHealthCheckResponse(absl::string_view bytes) {
-  google::protobuf::io::CodedInputStream in(
-      reinterpret_cast<const uint8_t*>(bytes.data()),
-      static_cast<int>(bytes.size()));
-  int status = 0;  // UNKNOWN: the proto3 default when the field is absent.
-  const absl::Status malformed =
-      absl::DataLossError("malformed grpc.health.v1.HealthCheckResponse");
-  while (true) {
-    const uint32_t tag = in.ReadTag();
-    if (tag == 0) break;  // End of message.
-    const uint32_t field = tag >> 3;
-    const uint32_t wire = tag & 7;
-    // Skip whatever a newer health.proto may have added.
-    switch (wire) {
-      case kWireVarint: {
-        uint64_t v = 0;
-        if (!in.ReadVarint64(&v)) return malformed;
-        if (field == kFieldStatus) status = static_cast<int>(v);
-        break;
-      }
-      case kWireFixed64:
-        if (!in.Skip(8)) return malformed;
-        break;
-      case kWireLengthDelimited: {
-        uint32_t length = 0;
-        if (!in.ReadVarint32(&length) || !in.Skip(static_cast<int>(length))) {
-          return malformed;
-        }
-        break;
-      }
-      case kWireFixed32:
-        if (!in.Skip(4)) return malformed;
-        break;
-      default:
-        return malformed;
-    }
-  }
-  // ReadTag also returns 0 on a truncated or invalid tag; only a clean end
-  // of input is a complete message.
-  if (in.CurrentPosition() != static_cast<int>(bytes.size())) return malformed;
-  return status;
-}
 
 std::string HealthStatusName(int status) {
   switch (status) {

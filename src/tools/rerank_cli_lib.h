@@ -193,21 +193,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // "INVALID_ARGUMENT: message" for stderr.
 std::string FormatError(const absl::Status& status);
 
-// ---------------------------------------------------------------------------
-// grpc.health.v1 without generated code: Debian 12 ships no health.pb.h, and
-// the two messages are a single field each, so they are encoded by hand.
-// ---------------------------------------------------------------------------
-
-inline constexpr absl::string_view kHealthCheckMethod =
-    "/grpc.health.v1.Health/Check";
-
-// HealthCheckRequest{service = 1}.
-std::string EncodeHealthCheckRequest(absl::string_view service);
-// HealthCheckResponse{status = 1}; unknown fields are skipped.
-absl::StatusOr<int> DecodeHealthCheckResponse(absl::string_view bytes);
-// UNKNOWN, SERVING, NOT_SERVING, SERVICE_UNKNOWN, or the number.
+// grpc.health.v1 (proto/grpc/health/v1/health.proto): the status's name,
+// UNKNOWN, SERVING, NOT_SERVING, SERVICE_UNKNOWN, or the number for one a
+// newer server may send.
 std::string HealthStatusName(int status);
-inline constexpr int kHealthServing = 1;
 
 // ---------------------------------------------------------------------------
 // Commands.

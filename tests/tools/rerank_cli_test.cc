@@ -799,24 +799,13 @@ TEST(FormatErrorTest, NamesTheGrpcCodeAndMessage) {
 }
 
 // ---------------------------------------------------------------------------
-// Health wire format.
+// Health status names.
 // ---------------------------------------------------------------------------
 
-TEST(HealthCodecTest, EncodesServiceNameAsField1) {
-  EXPECT_EQ(EncodeHealthCheckRequest(""), "");
-  EXPECT_EQ(EncodeHealthCheckRequest("ab"), std::string("\x0a\x02"
-                                                        "ab",
-                                                        4));
-}
-
-TEST(HealthCodecTest, DecodesStatusAndSkipsUnknownFields) {
-  EXPECT_EQ(*DecodeHealthCheckResponse(std::string("\x08\x01", 2)), 1);
-  EXPECT_EQ(*DecodeHealthCheckResponse(""), 0);
-  // Field 2 (length-delimited "xy") before field 1 = NOT_SERVING.
-  EXPECT_EQ(*DecodeHealthCheckResponse(std::string("\x12\x02xy\x08\x02", 6)),
-            2);
-  EXPECT_FALSE(DecodeHealthCheckResponse(std::string("\x12\x05xy", 4)).ok());
+TEST(HealthStatusNameTest, NamesEveryStatusAndNumbersNewOnes) {
+  EXPECT_EQ(HealthStatusName(0), "UNKNOWN");
   EXPECT_EQ(HealthStatusName(1), "SERVING");
+  EXPECT_EQ(HealthStatusName(2), "NOT_SERVING");
   EXPECT_EQ(HealthStatusName(3), "SERVICE_UNKNOWN");
   EXPECT_EQ(HealthStatusName(9), "9");
 }
