@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "lifecycle/model_manager.h"
 #include "model/model_snapshot.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/collectable.h"
@@ -21,7 +22,6 @@
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "rerank/v1/rerank.pb.h"
-#include "service/model_manager.h"
 #include "service/reranker_service.h"
 
 namespace prometheus {

@@ -8,9 +8,9 @@
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "lifecycle/warmup.h"
 #include "server/config.h"
 #include "server/credentials.h"
-#include "service/warmup.h"
 #include "spdlog/spdlog.h"
 
 namespace rerank {

@@ -8,11 +8,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "lifecycle/model_manager.h"
+#include "lifecycle/model_store.h"
 #include "rerank/v1/config.pb.h"
 #include "server/metrics.h"
 #include "service/model_admin_service.h"
-#include "service/model_manager.h"
-#include "service/model_store.h"
 #include "service/reranker_service.h"
 
 namespace rerank {

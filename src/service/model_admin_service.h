@@ -12,9 +12,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
+#include "lifecycle/model_manager.h"
+#include "lifecycle/model_store.h"
 #include "rerank/v1/rerank.grpc.pb.h"
-#include "service/model_manager.h"
-#include "service/model_store.h"
 
 namespace rerank {
 

@@ -10,10 +10,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "lifecycle/model_store.h"
 #include "rerank/v1/rerank.grpc.pb.h"
 #include "scoring/scorer.h"
 #include "service/arena_message_allocator.h"
-#include "service/model_store.h"
 
 namespace rerank {
 

@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "lifecycle/model_store.h"
 #include "rerank/v1/rerank.grpc.pb.h"
-#include "service/model_store.h"
 #include "service/reranker_service.h"
 #include "tests/service/test_models.h"
 

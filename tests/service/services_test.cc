@@ -10,12 +10,12 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lifecycle/model_manager.h"
+#include "lifecycle/warmup.h"
 #include "service/grpc_status.h"
 #include "service/model_admin_service.h"
 #include "service/model_info.h"
-#include "service/model_manager.h"
 #include "service/reranker_service.h"
-#include "service/warmup.h"
 #include "tests/service/test_models.h"
 
 namespace rerank {

@@ -14,8 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "lifecycle/model_manager.h"
 #include "model/model_snapshot.h"
-#include "service/model_manager.h"
 #include "tests/service/test_models.h"
 
 namespace rerank {

@@ -1,3 +1,14 @@
+// The model lifecycle (src/lifecycle, library rerank_lifecycle).
+//
+// Owns what happens to a model between its directory on disk and the
+// snapshot a request scores against: ModelStore holds the served snapshot
+// (model_store.h); ModelManager resolves a model directory under the model
+// root, loads and validates it, warms it up (warmup.h) and swaps it in,
+// keeping the old one on any error; SnapshotReclaimer frees retired
+// snapshots on a thread of its own. No gRPC here: src/service is the RPC
+// layer on top (Reranker, ModelAdmin), and the concurrency tests of this
+// folder run under ThreadSanitizer. Everything here is thread-safe.
+
 #pragma once
 
 #include <condition_variable>
@@ -10,9 +21,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lifecycle/model_store.h"
 #include "model/model_loader.h"
 #include "model/model_snapshot.h"
-#include "service/model_store.h"
 
 namespace rerank {
 

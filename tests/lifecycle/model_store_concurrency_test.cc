@@ -14,10 +14,10 @@
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "lifecycle/model_manager.h"
 #include "model/model_loader.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/scorer.h"
-#include "service/model_manager.h"
 #include "spdlog/spdlog.h"
 #include "tests/service/test_models.h"
 

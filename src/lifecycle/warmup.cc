@@ -1,4 +1,4 @@
-#include "service/warmup.h"
+#include "lifecycle/warmup.h"
 
 #include <algorithm>
 #include <iterator>

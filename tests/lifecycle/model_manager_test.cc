@@ -1,4 +1,4 @@
-#include "service/model_manager.h"
+#include "lifecycle/model_manager.h"
 
 #include <unistd.h>
 
