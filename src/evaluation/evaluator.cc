@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/parallel.h"
 #include "common/status_macros.h"
 #include "evaluation/histories.h"
 #include "evaluation/random.h"
@@ -25,10 +26,9 @@
 #include "rerank/v1/config.pb.h"
 #include "scoring/rules.h"
 #include "scoring/scorer.h"
-#include "training/file_util.h"
 #include "training/interaction_matrix.h"
 #include "training/neighbors.h"
-#include "training/parallel.h"
+#include "training/read_file.h"
 
 namespace rerank {
 namespace {

@@ -7,8 +7,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/parallel.h"
 #include "evaluation/random.h"
-#include "training/parallel.h"
 
 namespace rerank {
 namespace {

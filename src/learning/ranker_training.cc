@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/parallel.h"
 #include "common/status_macros.h"
 #include "evaluation/candidates.h"
 #include "evaluation/histories.h"
@@ -27,7 +28,6 @@
 #include "spdlog/spdlog.h"
 #include "training/interaction_matrix.h"
 #include "training/neighbors.h"
-#include "training/parallel.h"
 
 namespace rerank {
 namespace {

@@ -13,25 +13,10 @@
 #include "rerank/v1/config.pb.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/rules.h"
+#include "scoring/scorer_options.h"
 #include "scoring/scoring_params.h"
 
 namespace rerank {
-
-// What the server configured; per-request overrides are applied on top.
-struct ScorerOptions {
-  ScoringWeights weights;
-  RequestLimits limits;
-  // Which function the server calls per request: Rerank, or RerankNull for
-  // measuring the cost of the server stack alone (config "scorer": "null").
-  bool null_scorer = false;
-  // Merchandising profiles by name (config "profiles"), validated.
-  absl::flat_hash_map<std::string, std::shared_ptr<const Profile>> profiles;
-  // Applied when a request names no profile; "" for none.
-  std::string default_profile;
-  // The ranker for requests that name none (config "ranker"); unset: the
-  // model's default. README "Learned ranking".
-  std::optional<RankerKind> ranker;
-};
 
 // Builds the profiles of `options` from the config's `profiles` map: each
 // profile's weights are `options.weights` with its `scoring` applied, and

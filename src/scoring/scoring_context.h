@@ -33,7 +33,7 @@
 #include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/rules.h"
-#include "scoring/scorer.h"
+#include "scoring/scorer_options.h"
 #include "scoring/scoring_params.h"
 
 namespace rerank::scoring_internal {

@@ -27,6 +27,7 @@
 #include "ranking/ranker.h"
 #include "rerank/v1/rerank.pb.h"
 #include "scoring/radix_sort.h"
+#include "scoring/scorer.h"  // RankerKindToProto
 #include "scoring/scoring_context.h"
 #include "scoring/scoring_params.h"
 

@@ -9,7 +9,7 @@
 #include "common/status_macros.h"
 #include "model/text_lines.h"
 #include "training/csv_reader.h"
-#include "training/file_util.h"
+#include "training/read_file.h"
 
 namespace rerank {
 

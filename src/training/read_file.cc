@@ -1,4 +1,4 @@
-#include "training/file_util.h"
+#include "training/read_file.h"
 
 #include <zlib.h>
 
