@@ -237,6 +237,18 @@ void ZScorePortable(const float* in, float* out, int32_t rows) {
   }
 }
 
+// Column `dot` (<s_unit, v> per row) becomes the cosine dot / sqrt(norm2)
+// where that is finite and norm2 > 0, else 0. Always inlined, so that
+// CosineColumnAvx's tail is compiled inside it with AVX encoding.
+__attribute__((always_inline)) inline void CosineColumnPortable(
+    float* dot, const float* norm2, int32_t rows) {
+  for (int32_t r = 0; r < rows; ++r) {
+    const float norm = std::sqrt(norm2[r]);
+    const float q = dot[r] / norm;
+    dot[r] = norm > 0.0f && std::isfinite(q) ? q : 0.0f;
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 // ZScorePortable four rows at a time: the same double operations in the
 // same order per lane (a multiply and an add, never fused), so the same
@@ -279,10 +291,9 @@ __attribute__((target("avx"))) void ZScoreAvx(const float* in, float* out,
   }
 }
 
-// Column `dot` (<s_unit, v> per row) becomes the cosine dot / sqrt(norm2)
-// where that is finite and norm2 > 0, else 0: the same IEEE square root and
-// divide as one row at a time, eight rows per instruction instead of a
-// dependent sqrt and divide per candidate inside the per-candidate pass.
+// CosineColumnPortable eight rows per instruction: the same IEEE square
+// root and divide, instead of a dependent sqrt and divide per candidate
+// inside the per-candidate pass.
 __attribute__((target("avx"))) void CosineColumnAvx(float* dot,
                                                     const float* norm2,
                                                     int32_t rows) {
@@ -300,21 +311,9 @@ __attribute__((target("avx"))) void CosineColumnAvx(float* dot,
                                     _CMP_LT_OQ));
     _mm256_storeu_ps(dot + r, _mm256_and_ps(keep, q));
   }
-  for (; r < rows; ++r) {
-    const float norm = std::sqrt(norm2[r]);
-    const float q = dot[r] / norm;
-    dot[r] = norm > 0.0f && std::isfinite(q) ? q : 0.0f;
-  }
+  CosineColumnPortable(dot + r, norm2 + r, rows - r);
 }
 #endif
-
-void CosineColumnPortable(float* dot, const float* norm2, int32_t rows) {
-  for (int32_t r = 0; r < rows; ++r) {
-    const float norm = std::sqrt(norm2[r]);
-    const float q = dot[r] / norm;
-    dot[r] = norm > 0.0f && std::isfinite(q) ? q : 0.0f;
-  }
-}
 
 using ZScoreFn = void (*)(const float*, float*, int32_t);
 using CosineColumnFn = void (*)(float*, const float*, int32_t);

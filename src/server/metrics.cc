@@ -112,8 +112,9 @@ prometheus::ClientMetric::Histogram AtomicHistogram::Collect() const {
   return out;
 }
 
-// The lock-free per-call histograms plus the in-flight gauge, exposed as
-// one prometheus::Collectable next to the registry.
+// The lock-free per-call histograms plus the gauges read at scrape time
+// (AddGaugeSource), exposed as one prometheus::Collectable next to the
+// registry.
 class RerankMetrics::Histograms final : public prometheus::Collectable {
  public:
   Histograms()
@@ -131,23 +132,11 @@ class RerankMetrics::Histograms final : public prometheus::Collectable {
                                        candidates));
     families.push_back(HistogramFamily(
         "rerank_request_events", "Shopper events per Rerank call.", events));
-    std::function<int64_t()> source;
     std::vector<GaugeSource> gauges;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      source = inflight_source_;
       gauges = gauges_;
     }
-    prometheus::MetricFamily inflight;
-    inflight.name = "rerank_inflight_requests";
-    inflight.help =
-        "Rerank calls being handled now (limits.max_inflight_requests caps "
-        "it).";
-    inflight.type = prometheus::MetricType::Gauge;
-    prometheus::ClientMetric metric;
-    metric.gauge.value = source ? static_cast<double>(source()) : 0.0;
-    inflight.metric.push_back(std::move(metric));
-    families.push_back(std::move(inflight));
     for (const GaugeSource& gauge : gauges) {
       prometheus::MetricFamily family;
       family.name = gauge.name;
@@ -167,10 +156,6 @@ class RerankMetrics::Histograms final : public prometheus::Collectable {
     gauges_.push_back({std::move(name), std::move(help), std::move(source)});
   }
 
-  void SetInflightSource(std::function<int64_t()> source) {
-    std::lock_guard<std::mutex> lock(mu_);
-    inflight_source_ = std::move(source);
-  }
 
   AtomicHistogram latency;
   AtomicHistogram candidates;
@@ -182,9 +167,8 @@ class RerankMetrics::Histograms final : public prometheus::Collectable {
     std::string help;
     std::function<double()> source;
   };
-  // Guards inflight_source_ and gauges_ (set-up and scrape path only).
+  // Guards gauges_ (set-up and scrape path only).
   mutable std::mutex mu_;
-  std::function<int64_t()> inflight_source_;
   std::vector<GaugeSource> gauges_;
 };
 
@@ -354,10 +338,6 @@ void RerankMetrics::OnReloadDone(const absl::StatusOr<ReloadResult>& result) {
 
 std::shared_ptr<prometheus::Collectable> RerankMetrics::histograms() const {
   return histograms_;
-}
-
-void RerankMetrics::SetInflightSource(std::function<int64_t()> source) {
-  histograms_->SetInflightSource(std::move(source));
 }
 
 void RerankMetrics::AddGaugeSource(std::string name, std::string help,

@@ -94,11 +94,9 @@ class RerankMetrics final : public RerankObserver {
   // gauges to the model now served.
   void OnReloadDone(const absl::StatusOr<ReloadResult>& result);
 
-  // Source of rerank_inflight_requests, read at scrape time. Must stay
-  // valid until the endpoint serving these metrics is destroyed.
-  void SetInflightSource(std::function<int64_t()> source);
-  // One more gauge read at scrape time (e.g. rerank_model_snapshots); the
-  // same lifetime rule. Names must be new.
+  // A gauge read at scrape time (rerank_inflight_requests,
+  // rerank_model_snapshots, ...). `source` must stay valid until the
+  // endpoint serving these metrics is destroyed. Names must be new.
   void AddGaugeSource(std::string name, std::string help,
                       std::function<double()> source);
 
@@ -152,7 +150,7 @@ class RerankMetrics final : public RerankObserver {
 // The HTTP /metrics endpoint (prometheus-cpp's Exposer, one civetweb
 // worker thread) serving a RerankMetrics. Destroying it stops the HTTP
 // server (joins its threads) within milliseconds; do that before anything
-// the metrics read at scrape time (SetInflightSource) goes away. Not
+// the metrics read at scrape time (AddGaugeSource) goes away. Not
 // copyable; thread-safe.
 class MetricsEndpoint {
  public:

@@ -188,7 +188,11 @@ absl::Status RerankServer::Start(Hooks hooks) {
       RerankerService::Create(store(), std::move(reranker_options)));
   if (metrics_ != nullptr) {
     const RerankerService* reranker = reranker_service_.get();
-    metrics_->SetInflightSource([reranker] { return reranker->inflight(); });
+    metrics_->AddGaugeSource(
+        "rerank_inflight_requests",
+        "Rerank calls being handled now (limits.max_inflight_requests caps "
+        "it).",
+        [reranker] { return static_cast<double>(reranker->inflight()); });
     // What a soak watches for leaks (docs/operations.md "Reliability").
     metrics_->AddGaugeSource(
         "rerank_model_snapshots",
