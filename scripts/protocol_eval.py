@@ -50,7 +50,7 @@ Usage
 -----
   scripts/protocol_eval.py --bin_dir=build/src [--max_cases=300]
       [--work_dir=DIR] [--model_dir=DIR] [--train_args="--ranker=formula"]
-      [--json=OUT.json]
+      [--json=OUT.json] [--user_vectors=EXPORT_DIR]
 
 Steps: (1) writes the training log <work_dir>/train.csv (header
 user_id,item_id,event_type,timestamp; event_type purchase; ISO 8601
@@ -130,6 +130,10 @@ def parse_args(argv):
     p.add_argument("--startup_timeout", type=float, default=120.0,
                    help="seconds to wait for rerankd to serve")
     p.add_argument("--json", default="", help="also write the figures here")
+    p.add_argument("--user_vectors", default="",
+                   help="a rerank-train --export_user_factors directory: "
+                   "send each case's user row as RerankRequest.user_vector "
+                   "(e.g. against an --items_only model)")
     args = p.parse_args(argv)
     if args.max_cases < 0:
         p.error("--max_cases must be >= 0")
@@ -357,10 +361,23 @@ def ndcg_hit(rank):
     return 1.0 / math.log2(rank + 1), 1.0
 
 
-def make_request(pb, case, base_norm, variant):
+def read_user_vectors(export_dir):
+    """{user id: list of floats} from a --export_user_factors directory."""
+    factors = np.load(os.path.join(export_dir, "user_factors.npy"))
+    with open(os.path.join(export_dir, "user_ids.txt"), encoding="utf-8") as f:
+        ids = f.read().split("\n")[:-1]
+    if factors.ndim != 2 or factors.shape[0] != len(ids):
+        die(f"{export_dir}: user_factors.npy shape {factors.shape} does not "
+            f"match {len(ids)} ids")
+    return {u: factors[r].tolist() for r, u in enumerate(ids)}
+
+
+def make_request(pb, case, base_norm, variant, user_vectors=None):
     req = pb.RerankRequest(request_id=f"protocol-{case['user']}",
                            user_id=case["user"],
                            now_ms=case["time_s"] * 1000)
+    if user_vectors is not None and case["user"] in user_vectors:
+        req.user_vector.extend(user_vectors[case["user"]])
     for item, count in case["candidates"]:
         req.candidates.add(item_id=item,
                            base_score=math.log1p(count) / base_norm)
@@ -379,7 +396,8 @@ class Skip(Exception):
     pass
 
 
-def run_variant(pb, channel, cases, base_norm, variant, parallel):
+def run_variant(pb, channel, cases, base_norm, variant, parallel,
+                user_vectors=None):
     import grpc
     rerank = channel.unary_unary(
         "/rerank.v1.Reranker/Rerank",
@@ -387,7 +405,7 @@ def run_variant(pb, channel, cases, base_norm, variant, parallel):
         response_deserializer=pb.RerankResponse.FromString)
 
     def one(case):
-        req = make_request(pb, case, base_norm, variant)
+        req = make_request(pb, case, base_norm, variant, user_vectors)
         try:
             resp = rerank(req, timeout=30)
         except grpc.RpcError as e:
@@ -488,6 +506,13 @@ def main(argv):
                 f"{work}/rerank-train.log)")
         print(f"trained in {time.monotonic() - t0:.1f}s", flush=True)
 
+    user_vectors = None
+    if args.user_vectors:
+        user_vectors = read_user_vectors(args.user_vectors)
+        covered = sum(1 for c in cases if c["user"] in user_vectors)
+        print(f"user vectors: {len(user_vectors)} from {args.user_vectors}, "
+              f"{covered} of {len(cases)} cases covered", flush=True)
+
     # 3.-4. Server and calls.
     server = Server(rerankd, os.path.abspath(args.config), model_dir, work)
     ok = False
@@ -524,7 +549,8 @@ def main(argv):
             t0 = time.monotonic()
             try:
                 ranks, served = run_variant(pb, channel, cases, base_norm,
-                                            variant, args.parallel)
+                                            variant, args.parallel,
+                                            user_vectors)
             except Skip as e:
                 print(f"{name}: skipped (FAILED_PRECONDITION: {e})")
                 continue

@@ -311,7 +311,7 @@ void RunScoreOnly(benchmark::State& state) {
     }
     Ctx ctx = MakeContext<Ctx>(*model, request);
     if (!si::ResolveWeights(options, &ctx).ok()) break;
-    si::ResolveUser(&ctx);
+    (void)si::ResolveUser(&ctx);  // no user_vector: cannot fail
     si::ResolveCandidates(&ctx);
     si::ResolveEvents(&ctx);
     si::DropCandidates(&ctx);

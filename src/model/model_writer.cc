@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "common/json_quote.h"
 #include "common/status_macros.h"
 #include "model/file_util.h"
 #include "model/manifest.h"
@@ -218,6 +219,36 @@ absl::Status WriteText(const std::string& dir, const char* role,
   const absl::string_view pieces[] = {content};
   return WriteRole(dir, role, pieces, manifest, step);
 }
+
+}  // namespace
+
+absl::Status WriteUserFactorExport(const ModelData& data,
+                                   const std::string& dir) {
+  const int64_t users = static_cast<int64_t>(data.user_ids.size());
+  if (data.dim <= 0 ||
+      static_cast<int64_t>(data.user_factors.size()) != users * data.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user factor export: ", data.user_factors.size(),
+        " values, expected num_users x dim = ", users, " x ", data.dim));
+  }
+  RETURN_IF_ERROR(CreateDirectories(dir));
+  RETURN_IF_ERROR(WriteNpy<float>(absl::StrCat(dir, "/user_factors.npy"),
+                                  data.user_factors, {users, data.dim}));
+  const std::string ids = JoinLines(data.user_ids);
+  const absl::string_view id_pieces[] = {ids};
+  RETURN_IF_ERROR(
+      WriteFileAtomically(absl::StrCat(dir, "/user_ids.txt"), id_pieces));
+  const std::string info =
+      absl::StrCat("{\n  \"model_version\": ", JsonQuote(data.version),
+                   ",\n  \"dim\": ", data.dim, ",\n  \"num_users\": ", users,
+                   ",\n  \"files\": {\"user_factors\": \"user_factors.npy\", "
+                   "\"user_ids\": \"user_ids.txt\"}\n}\n");
+  const absl::string_view info_pieces[] = {info};
+  return WriteFileAtomically(absl::StrCat(dir, "/user_export.json"),
+                             info_pieces);
+}
+
+namespace {
 
 absl::Status SyncDirectory(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

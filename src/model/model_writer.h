@@ -34,4 +34,14 @@ using WriteStepHook = std::function<void(absl::string_view step)>;
 absl::Status WriteModel(const ModelData& data, const std::string& dir,
                         const WriteStepHook& step);
 
+// Writes the user factors of `data` for a feature store, apart from any
+// model: `dir`/user_factors.npy (num_users x dim float32, C order, row r
+// for line r of) `dir`/user_ids.txt, and `dir`/user_export.json naming the
+// model_version, dim and num_users they belong to (a user vector only means
+// something against the item factors of the model it was trained with).
+// Each file is written atomically (temp file + rename); `dir` is created as
+// needed. INVALID_ARGUMENT when user_factors is not user_ids.size() x dim.
+absl::Status WriteUserFactorExport(const ModelData& data,
+                                   const std::string& dir);
+
 }  // namespace rerank

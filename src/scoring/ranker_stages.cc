@@ -639,12 +639,12 @@ void ComputeFeatures(ScoringContext* ctx) {
   const bool has_session = session_total > 0.0;
   if (has_session) ctx->session /= static_cast<float>(session_total);
   // For the response's fallbacks: personalised when either vector exists.
-  ctx->has_user_vector = (ctx->user_row >= 0 && use_factors) || has_session;
+  ctx->has_user_vector =
+      (ctx->user_factors != nullptr && use_factors) || has_session;
 
   // Per candidate: list position, base score, factors, popularity,
   // category, and the request-level features.
-  const bool user_known = ctx->user_row >= 0 && use_factors;
-  const float* user = user_known ? model.UserFactors(ctx->user_row) : nullptr;
+  const float* user = use_factors ? ctx->user_factors : nullptr;
   const float log_events = static_cast<float>(std::log1p(kept_events));
   const float position_scale =
       rows > 1 ? 1.0f / static_cast<float>(rows - 1) : 0.0f;
@@ -671,7 +671,9 @@ void ComputeFeatures(ScoringContext* ctx) {
     f[kBaseScore] = FiniteOr0(static_cast<float>(
         candidate.has_base_score() ? candidate.base_score() : 0.0));
     f[kInputPosition] = static_cast<float>(r) * position_scale;
-    f[kUserKnown] = ctx->user_row >= 0 ? 1.0f : 0.0f;
+    // "Known" to the ranker means it has the shopper's vector, as in
+    // training: a caller-supplied vector counts.
+    f[kUserKnown] = ctx->user_factors != nullptr ? 1.0f : 0.0f;
     f[kLogEvents] = log_events;
     if (c.item_row >= 0) {
       f[kItemKnown] = 1.0f;

@@ -298,7 +298,10 @@ void EmitResponse(const ScoringContext& ctx, v1::RerankResponse* response,
   for (const CandidateSlot& c : ctx.candidates) {
     if (!c.dropped && c.item_row < 0) ++unknown_candidates;
   }
-  if (ctx.request.user_id().empty()) {
+  response->set_user_vector_source(ctx.user_source);
+  if (ctx.user_source == v1::USER_VECTOR_SOURCE_REQUEST) {
+    // Personalised by the caller's vector: not a fallback.
+  } else if (ctx.request.user_id().empty()) {
     response->add_fallbacks(v1::FALLBACK_ANONYMOUS_USER);
   } else if (ctx.user_row < 0) {
     response->add_fallbacks(v1::FALLBACK_UNKNOWN_USER);

@@ -145,6 +145,13 @@ absl::Status ValidateRequest(const v1::RerankRequest& request,
     return absl::InvalidArgumentError(
         absl::StrCat("now_ms=", request.now_ms(), " is negative"));
   }
+  // Its length needs the model and is checked by ResolveUser.
+  for (int i = 0; i < request.user_vector_size(); ++i) {
+    if (ABSL_PREDICT_FALSE(!std::isfinite(request.user_vector(i)))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user_vector[", i, "]=", request.user_vector(i), " is not finite"));
+    }
+  }
   // The per-item loops run on the hot path for every request: each item gets
   // one cheap combined test, and only a failing item is examined again to
   // say what is wrong with it.
@@ -209,7 +216,7 @@ absl::Status ResolveRequest(const RuleSet* request_rules,
   namespace si = scoring_internal;
   RETURN_IF_ERROR(si::ResolveWeights(options, ctx));
   RETURN_IF_ERROR(SetRuleLayers(request_rules, options, ctx));
-  si::ResolveUser(ctx);
+  RETURN_IF_ERROR(si::ResolveUser(ctx));
   si::ResolveCandidates(ctx);
   return absl::OkStatus();
 }

@@ -321,6 +321,10 @@ struct ScoringContext : ScoringBuffers {
   ScoringWeights weights;  // configured weights with overrides applied
 
   int32_t user_row = -1;  // -1: anonymous or unknown
+  // The user vector u in effect, model.dim() floats: the request's
+  // user_vector when set, else the model's row for user_row, else null.
+  const float* user_factors = nullptr;
+  v1::UserVectorSource user_source = v1::USER_VECTOR_SOURCE_NONE;
 
   bool has_user_vector = false;  // user_vector holds u_eff
 
@@ -446,8 +450,10 @@ inline void PrefetchRow(const float* row, int dim) {
 }
 using ConstFactors = Eigen::Map<const Eigen::VectorXf>;
 
-// Stage: ctx->user_row.
-void ResolveUser(ScoringContext* ctx);
+// Stage: ctx->user_row and ctx->user_factors. INVALID_ARGUMENT when the
+// request's user_vector is not the model's dim long (its values are checked
+// by ValidateRequest, which does not know the model).
+absl::Status ResolveUser(ScoringContext* ctx);
 
 // Stage: one slot per unique item id (first occurrence wins: its position,
 // base_score, category and in_stock), model rows, lookup maps; counts

@@ -239,9 +239,26 @@ void AddReason(ScoringContext* ctx, int32_t slot, v1::ReasonCode code,
   c.last_reason = index;
 }
 
-void ResolveUser(ScoringContext* ctx) {
+absl::Status ResolveUser(ScoringContext* ctx) {
   const std::string& user_id = ctx->request.user_id();
   ctx->user_row = user_id.empty() ? -1 : ctx->model.FindUser(user_id);
+  const auto& supplied = ctx->request.user_vector();
+  if (!supplied.empty()) {
+    if (supplied.size() != ctx->model.dim()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "user_vector: ", supplied.size(),
+          " values, the served model's dim is ", ctx->model.dim()));
+    }
+    ctx->user_factors = supplied.data();
+    ctx->user_source = v1::USER_VECTOR_SOURCE_REQUEST;
+  } else if (ctx->user_row >= 0) {
+    ctx->user_factors = ctx->model.UserFactors(ctx->user_row);
+    ctx->user_source = v1::USER_VECTOR_SOURCE_MODEL;
+  } else {
+    ctx->user_factors = nullptr;
+    ctx->user_source = v1::USER_VECTOR_SOURCE_NONE;
+  }
+  return absl::OkStatus();
 }
 
 void ResolveCandidates(ScoringContext* ctx) {
@@ -369,8 +386,8 @@ void BuildUserVector(ScoringContext* ctx) {
                  ConstFactors(ctx->model.ItemFactors(g.item_row), dim);
     }
   }
-  if (ctx->user_row >= 0) {
-    const ConstFactors user(ctx->model.UserFactors(ctx->user_row), dim);
+  if (ctx->user_factors != nullptr) {
+    const ConstFactors user(ctx->user_factors, dim);
     if (has_session) {
       const float beta = static_cast<float>(ctx->weights.session_blend);
       ctx->user_vector = (1.0f - beta) * user + beta * session;

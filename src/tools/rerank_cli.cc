@@ -52,6 +52,9 @@ ABSL_FLAG(std::string, override, "",
 
 ABSL_FLAG(std::string, ranker, "",
           "rerank: formula, linear or gbdt (default: the server's)");
+ABSL_FLAG(std::string, user_vector, "",
+          "rerank: the shopper's factor vector, comma-separated floats (the "
+          "model's dim); replaces the model's user row");
 ABSL_FLAG(std::string, model_dir, "", "reload: model directory to load");
 ABSL_FLAG(std::string, service, "", "health: service name (empty: server)");
 
@@ -111,6 +114,7 @@ int main(int argc, char** argv) {
   options.request.rules = absl::GetFlag(FLAGS_rules);
   options.request.return_removed = absl::GetFlag(FLAGS_removed);
   options.request.ranker = absl::GetFlag(FLAGS_ranker);
+  options.request.user_vector = absl::GetFlag(FLAGS_user_vector);
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.health_service = absl::GetFlag(FLAGS_service);
 

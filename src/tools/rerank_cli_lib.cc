@@ -738,6 +738,20 @@ absl::Status ApplyCommonRequestFlags(const CliRequestFlags& flags,
     ASSIGN_OR_RETURN(const v1::RankerKind ranker, ParseRanker(flags.ranker));
     request->set_ranker(ranker);
   }
+  if (!absl::StripAsciiWhitespace(flags.user_vector).empty()) {
+    request->clear_user_vector();
+    int i = 0;
+    for (absl::string_view part : absl::StrSplit(flags.user_vector, ',')) {
+      float value;
+      // Finiteness and length are the server's to judge (it knows the dim).
+      if (!absl::SimpleAtof(absl::StripAsciiWhitespace(part), &value)) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "--user_vector: value %d '%s' is not a number", i, part));
+      }
+      request->add_user_vector(value);
+      ++i;
+    }
+  }
   if (!flags.rules.empty()) {
     v1::Rules rules;
     google::protobuf::util::JsonParseOptions options;
@@ -920,7 +934,11 @@ std::string FormatResponseTable(const v1::RerankResponse& response,
     absl::StrAppendFormat(&out, "%-11s %s\n", key, value);
   };
   line("model", response.model_version());
-  line("user", response.user_known() ? "known" : "unknown");
+  line("user", absl::StrCat(response.user_known() ? "known" : "unknown",
+                            response.user_vector_source() ==
+                                    v1::USER_VECTOR_SOURCE_REQUEST
+                                ? ", vector from the request"
+                                : ""));
   line("fallbacks",
        fallbacks.empty() ? "none" : absl::StrJoin(fallbacks, ", "));
   line("candidates",
@@ -1071,6 +1089,9 @@ rerank:
                           The function that orders the candidates, e.g. for
                           an A/B test (default: the server config's, else
                           the model's). See README "Learned ranking".
+  --user_vector=F,F,...   The shopper's factor vector (e.g. from a feature
+                          store), the model's dim floats; replaces the
+                          model's row for --user. See README "Scoring".
   --request_id=ID         Default: generated "cli-<hex>".
   --override=NAME=V,...   Per-request ScoringParams by field name, e.g.
                           half_life_seconds=600,factor_weight=2

@@ -69,6 +69,9 @@ struct CliRequestFlags {
   std::string rules;            // --rules: v1::Rules as protobuf JSON
   bool return_removed = false;  // --removed
   std::string ranker;  // --ranker=formula|linear|gbdt; empty: server default
+  // --user_vector=f,f,...: RerankRequest.user_vector (replaces any in
+  // --request); empty: none.
+  std::string user_vector;
 };
 
 enum class OutputFormat { kTable, kJson };

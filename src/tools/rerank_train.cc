@@ -33,6 +33,12 @@ ABSL_FLAG(std::string, log, "",
 ABSL_FLAG(std::string, out, "", "Model directory to write (created).");
 ABSL_FLAG(std::string, model_version, "",
           "Model version string; default: the UTC time, YYYYMMDDTHHMMSSZ.");
+ABSL_FLAG(std::string, export_user_factors, "",
+          "Also write the user factors to this directory for a feature store "
+          "(user_factors.npy, user_ids.txt, user_export.json).");
+ABSL_FLAG(bool, items_only, false,
+          "Write the model without user factors (num_users = 0); callers "
+          "send RerankRequest.user_vector (e.g. from --export_user_factors).");
 ABSL_FLAG(std::string, item_categories, "",
           "Optional CSV item_id,category (header optional).");
 ABSL_FLAG(bool, skip_bad_lines, false,
@@ -150,6 +156,8 @@ absl::StatusOr<TrainOptions> OptionsFromFlags() {
   if (o.out_dir.empty()) return absl::InvalidArgumentError("--out is required");
   o.model_version = absl::GetFlag(FLAGS_model_version);
   o.item_categories_path = absl::GetFlag(FLAGS_item_categories);
+  o.user_export_dir = absl::GetFlag(FLAGS_export_user_factors);
+  o.items_only = absl::GetFlag(FLAGS_items_only);
   o.log.skip_bad_lines = absl::GetFlag(FLAGS_skip_bad_lines);
 
   o.event_weights.view = static_cast<float>(absl::GetFlag(FLAGS_view_weight));

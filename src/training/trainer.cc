@@ -2,10 +2,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
@@ -198,6 +200,21 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options) {
   if (options.out_dir.empty()) {
     return absl::InvalidArgumentError("no output directory given");
   }
+  if (!options.user_export_dir.empty()) {
+    // The model directory is replaced as a whole when written: an export
+    // inside it would be deleted with the old tree.
+    auto dir_prefix = [](const std::string& path) {
+      std::string s = std::filesystem::weakly_canonical(path).string();
+      while (s.size() > 1 && s.back() == '/') s.pop_back();
+      return s + "/";
+    };
+    if (absl::StartsWith(dir_prefix(options.user_export_dir),
+                         dir_prefix(options.out_dir))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("user factor export directory ", options.user_export_dir,
+                       " is inside the model directory ", options.out_dir));
+    }
+  }
   // Check the cheap things before spending time on reading and training.
   RETURN_IF_ERROR(ValidateAlsOptions(options.als));
   RETURN_IF_ERROR(ValidateNeighborOptions(options.neighbors));
@@ -252,6 +269,16 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options) {
   }
 
   start = std::chrono::steady_clock::now();
+  if (!options.user_export_dir.empty()) {
+    RETURN_IF_ERROR(WriteUserFactorExport(data, options.user_export_dir));
+    summary.user_export_dir = options.user_export_dir;
+    summary.exported_users = static_cast<int32_t>(data.user_ids.size());
+  }
+  if (options.items_only) {
+    data.user_ids.clear();
+    data.user_factors.clear();
+    summary.items_only = true;
+  }
   RETURN_IF_ERROR(WriteModel(data, options.out_dir));
   summary.write_seconds = SecondsSince(start);
   summary.total_seconds = SecondsSince(total_start);
@@ -292,6 +319,16 @@ std::string FormatTrainSummary(const TrainSummary& s) {
                           s.categorized_items, s.unknown_category_items);
   }
   out += s.finish_summary;
+  if (!s.user_export_dir.empty()) {
+    absl::StrAppendFormat(&out,
+                          "  users:      %d user factor rows exported to %s\n",
+                          s.exported_users, s.user_export_dir);
+  }
+  if (s.items_only) {
+    absl::StrAppendFormat(&out,
+                          "  users:      none in the model (items only: "
+                          "callers send user_vector)\n");
+  }
   absl::StrAppendFormat(&out,
                         "  seconds:    %.2f total (read %.2f, ALS %.2f, "
                         "neighbours %.2f, rankers %.2f, write %.2f)\n",

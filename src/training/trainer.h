@@ -50,6 +50,13 @@ struct TrainOptions {
   // neighbors.event_types as given.
   NeighborOptions neighbors;
   NeighborTables neighbor_tables = NeighborTables::kAuto;
+  // Non-empty: the trained user factors are also written there for a
+  // feature store (WriteUserFactorExport), after finish_model.
+  std::string user_export_dir;
+  // Write the model without user factors (num_users = 0): callers send
+  // RerankRequest.user_vector instead. Rankers are still fitted with the
+  // users' factors, as the caller will supply them.
+  bool items_only = false;
   // Called by RunTraining with the log, the categories (null when none) and
   // the model trained on all of it, just before the model is written; its
   // result goes into TrainSummary::finish_summary. rerank-train fits the
@@ -88,6 +95,9 @@ struct TrainSummary {
   double finish_seconds = 0;  // TrainOptions::finish_model
   std::string finish_summary;  // its lines for FormatTrainSummary
   double write_seconds = 0;
+  std::string user_export_dir;  // where the user factors went ("" if not)
+  int32_t exported_users = 0;
+  bool items_only = false;
   double total_seconds = 0;
 };
 

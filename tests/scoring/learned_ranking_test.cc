@@ -202,6 +202,29 @@ TEST(ExtractFeaturesTest, ComputesTheDocumentedDefinitions) {
   EXPECT_EQ(F(rows, 0, kPurchasedBefore), 0);
 }
 
+TEST(ExtractFeaturesTest, RequestUserVectorStandsInForTheModelsRow) {
+  const auto model = Model({}, RankerKind::kFormula);
+  std::vector<float> by_id;
+  ASSERT_TRUE(
+      ExtractFeatures(*model, Request(), ScorerOptions(), kNow, &by_id).ok());
+  // The same vector from the caller, for a shopper the model does not know:
+  // the features a ranker sees are the same, user_known included.
+  v1::RerankRequest request = Request();
+  request.set_user_id("");
+  request.add_user_vector(1);
+  request.add_user_vector(2);
+  std::vector<float> by_vector;
+  ASSERT_TRUE(
+      ExtractFeatures(*model, request, ScorerOptions(), kNow, &by_vector).ok());
+  EXPECT_EQ(by_vector, by_id);
+  EXPECT_EQ(F(by_vector, 0, kUserKnown), 1.0f);
+  // A different vector moves the user dot product.
+  request.set_user_vector(1, 5);
+  ASSERT_TRUE(
+      ExtractFeatures(*model, request, ScorerOptions(), kNow, &by_vector).ok());
+  EXPECT_NE(by_vector, by_id);
+}
+
 TEST(ExtractFeaturesTest, PurchasedCandidateAndDuplicatesAndDropped) {
   const auto model = Model({}, RankerKind::kFormula);
   v1::RerankRequest request = Request();

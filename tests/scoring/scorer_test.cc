@@ -22,6 +22,7 @@ namespace rerank {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr int64_t kNow = 1'700'000'000'000;  // ms since the epoch
@@ -268,6 +269,129 @@ TEST_F(ScorerTest, UnknownUserWithEventsIsRankedBySessionVector) {
   EXPECT_NEAR(Score(response, "sock"), 2.0, kFloatTol);
   EXPECT_FALSE(response.user_known());
   EXPECT_THAT(response.fallbacks(), ElementsAre(v1::FALLBACK_UNKNOWN_USER));
+}
+
+TEST_F(ScorerTest, RequestUserVectorReplacesTheModelsRow) {
+  v1::RerankRequest request;
+  request.set_user_id("alice");  // model row [1, 0]: shoe would be first
+  request.add_user_vector(0);
+  request.add_user_vector(1);
+  AddCandidate(&request, "shoe");
+  AddCandidate(&request, "sock");
+  AddCandidate(&request, "hat");
+
+  v1::RerankResponse response = Run(request);
+
+  // u = [0, 1]: sock 1, hat 0.5, shoe 0.
+  EXPECT_THAT(Ids(response), ElementsAre("sock", "hat", "shoe"));
+  EXPECT_NEAR(Score(response, "sock"), 1.0, kFloatTol);
+  EXPECT_NEAR(Score(response, "hat"), 0.5, kFloatTol);
+  EXPECT_TRUE(response.user_known());  // alice is in the model
+  EXPECT_EQ(response.user_vector_source(), v1::USER_VECTOR_SOURCE_REQUEST);
+  EXPECT_THAT(response.fallbacks(), IsEmpty());
+}
+
+TEST_F(ScorerTest, RequestUserVectorPersonalisesAnAnonymousShopperAndBlends) {
+  ScorerOptions options = Options();
+  options.weights.neighbor_weight = 0.0;
+  options.weights.session_blend = 0.5;
+  options.weights.view_weight = 0.0;  // the event only moves the session
+  v1::RerankRequest request;
+  request.add_user_vector(0);
+  request.add_user_vector(1);
+  AddEvent(&request, "bag", v1::EVENT_TYPE_VIEW, kNow);  // s = [2, 0]
+  AddCandidate(&request, "sock");
+  AddCandidate(&request, "hat");
+  AddCandidate(&request, "shoe");
+
+  v1::RerankResponse response = Run(request, options);
+
+  // |w_view| is 0, so the session has no weight: u_eff = u = [0, 1].
+  EXPECT_THAT(Ids(response), ElementsAre("sock", "hat", "shoe"));
+  options.weights.view_weight = 1.0;
+  response = Run(request, options);
+  // u_eff = 0.5 * [0, 1] + 0.5 * [2, 0] = [1, 0.5], plus the direct view on
+  // nothing (bag is not a candidate): shoe 1, hat 0.75, sock 0.5.
+  EXPECT_THAT(Ids(response), ElementsAre("shoe", "hat", "sock"));
+  EXPECT_NEAR(Score(response, "shoe"), 1.0, kFloatTol);
+  EXPECT_NEAR(Score(response, "hat"), 0.75, kFloatTol);
+  EXPECT_NEAR(Score(response, "sock"), 0.5, kFloatTol);
+  EXPECT_FALSE(response.user_known());
+  EXPECT_EQ(response.user_vector_source(), v1::USER_VECTOR_SOURCE_REQUEST);
+  EXPECT_THAT(response.fallbacks(), IsEmpty());
+}
+
+TEST_F(ScorerTest, UserVectorSourceSaysWhichVectorWasUsed) {
+  v1::RerankRequest request;
+  AddCandidate(&request, "shoe");
+  EXPECT_EQ(Run(request).user_vector_source(), v1::USER_VECTOR_SOURCE_NONE);
+  request.set_user_id("mallory");
+  EXPECT_EQ(Run(request).user_vector_source(), v1::USER_VECTOR_SOURCE_NONE);
+  request.set_user_id("bob");
+  EXPECT_EQ(Run(request).user_vector_source(), v1::USER_VECTOR_SOURCE_MODEL);
+  v1::RerankResponse null_response;
+  ASSERT_TRUE(
+      RerankNull(*model_, request, Options(), kNow, &null_response).ok());
+  EXPECT_EQ(null_response.user_vector_source(), v1::USER_VECTOR_SOURCE_MODEL);
+}
+
+TEST_F(ScorerTest, BadUserVectorIsRefusedNamingTheFieldAndTheDim) {
+  v1::RerankRequest request;
+  request.set_user_id("alice");
+  AddCandidate(&request, "shoe");
+  for (float v : {1.0f, 2.0f, 3.0f}) request.add_user_vector(v);
+  absl::Status status = RunStatus(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("user_vector: 3 values"));
+  EXPECT_THAT(status.message(), HasSubstr("dim is 2"));
+
+  request.clear_user_vector();
+  request.add_user_vector(1);
+  EXPECT_THAT(RunStatus(request).message(), HasSubstr("user_vector: 1 values"));
+
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(),
+                    std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    request.clear_user_vector();
+    request.add_user_vector(1);
+    request.add_user_vector(bad);
+    status = RunStatus(request);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), HasSubstr("user_vector[1]="));
+    EXPECT_THAT(status.message(), HasSubstr("is not finite"));
+    v1::RerankResponse response;
+    EXPECT_EQ(RerankNull(*model_, request, Options(), kNow, &response).code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_F(ScorerTest, ItemsOnlyModelIsPersonalisedByTheRequestVector) {
+  ModelData data;
+  data.version = "items-only";
+  data.dim = 2;
+  data.item_ids = {"shoe", "sock"};
+  data.item_factors = {1, 0, 0, 1};
+  data.neighbor_indptr = {0, 0, 0};
+  absl::StatusOr<std::unique_ptr<const ModelSnapshot>> items_only =
+      ModelSnapshot::FromData(std::move(data));
+  ASSERT_TRUE(items_only.ok()) << items_only.status();
+  EXPECT_EQ((*items_only)->num_users(), 0);
+  v1::RerankRequest request;
+  request.set_user_id("alice");
+  AddCandidate(&request, "shoe");
+  AddCandidate(&request, "sock");
+  v1::RerankResponse response;
+  ASSERT_TRUE(Rerank(**items_only, request, Options(), kNow, &response).ok());
+  EXPECT_THAT(
+      response.fallbacks(),
+      ElementsAre(v1::FALLBACK_UNKNOWN_USER, v1::FALLBACK_NO_PERSONALIZATION));
+  request.add_user_vector(0);
+  request.add_user_vector(3);
+  ASSERT_TRUE(Rerank(**items_only, request, Options(), kNow, &response).ok());
+  EXPECT_THAT(Ids(response), ElementsAre("sock", "shoe"));
+  EXPECT_NEAR(Score(response, "sock"), 3.0, kFloatTol);
+  EXPECT_EQ(response.user_vector_source(), v1::USER_VECTOR_SOURCE_REQUEST);
+  EXPECT_THAT(response.fallbacks(), IsEmpty());
 }
 
 TEST_F(ScorerTest, AnonymousUserWithoutEventsKeepsBaseOrderWithFallback) {

@@ -321,6 +321,29 @@ TEST_F(ServerTest, TooManyCandidatesNamesTheLimit) {
   EXPECT_THAT(status.error_message(), HasSubstr("limits.max_candidates"));
 }
 
+TEST_F(ServerTest, UserVectorOverTheWireReordersOrIsRefusedNamingTheDim) {
+  config_.set_initial_model("a");
+  Start();
+  // u1's model row orders b, c, a; the opposite vector reverses that.
+  v1::RerankRequest request = U1Request();
+  request.add_user_vector(-1);
+  request.add_user_vector(0);
+  v1::RerankResponse response;
+  ASSERT_TRUE(Rerank(request, &response).ok());
+  EXPECT_THAT(Order(response), ElementsAre("a", "c", "b"));
+  EXPECT_EQ(response.user_vector_source(), v1::USER_VECTOR_SOURCE_REQUEST);
+
+  request.add_user_vector(0);
+  const grpc::Status status = Rerank(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "user_vector: 3 values, the served model's dim is 2");
+  // The refusal left the model alone.
+  ASSERT_TRUE(Rerank(U1Request(), &response).ok());
+  EXPECT_THAT(Order(response), ElementsAre("b", "c", "a"));
+  EXPECT_EQ(response.user_vector_source(), v1::USER_VECTOR_SOURCE_MODEL);
+}
+
 TEST_F(ServerTest, EmptyCandidatesIsOkAndEmpty) {
   config_.set_initial_model("a");
   Start();

@@ -596,6 +596,31 @@ TEST(BuildRerankRequestTest, RankerFlagReplacesTheFilesRanker) {
   EXPECT_EQ(request->ranker(), v1::RANKER_KIND_LINEAR);
 }
 
+TEST(BuildRerankRequestTest, UserVectorFlagReplacesTheFilesVector) {
+  CliOptions options;
+  options.request_path = "-";
+  options.request.user_vector = " 0.5, -1,2e-3 ";
+  std::istringstream in(
+      R"({"candidates": [{"itemId": "a"}], "userVector": [9, 9, 9, 9]})");
+  auto request = BuildRerankRequest(options, in, kNow);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_THAT(request->user_vector(), ElementsAre(0.5f, -1.0f, 2e-3f));
+}
+
+TEST(BuildRequestFromFlagsTest, UserVectorThatIsNotNumbersIsRefusedNamingIt) {
+  CliRequestFlags flags;
+  flags.candidates = "a";
+  flags.user_vector = "1,x,3";
+  auto request = BuildRequestFromFlags(flags, kNow);
+  EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(request.status().message(),
+              HasSubstr("--user_vector: value 1 'x' is not a number"));
+  flags.user_vector = "";
+  request = BuildRequestFromFlags(flags, kNow);
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->user_vector_size(), 0);
+}
+
 TEST(BuildRequestFromFlagsTest, BadRulesJsonIsRefusedNamingTheFlag) {
   CliRequestFlags flags;
   flags.candidates = "a";

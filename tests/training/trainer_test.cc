@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -12,10 +13,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/model_loader.h"
+#include "model/npy.h"
 
 namespace rerank {
 namespace {
@@ -182,6 +185,84 @@ std::vector<std::string> NeighborIds(const ModelSnapshot& m,
   if (row < 0) return ids;
   for (int32_t j : m.Neighbors(row, table).items) ids.push_back(m.item_id(j));
   return ids;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+TEST(TrainerTest, UserFactorExportHoldsTheModelsUserRows) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", DemoLog());
+  TrainOptions o = SmallOptions(dir);
+  o.user_export_dir = dir + "/users";
+  const auto summary = RunTraining(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_EQ(summary->exported_users, 60);
+  EXPECT_THAT(FormatTrainSummary(*summary),
+              HasSubstr("60 user factor rows exported to"));
+  const auto model = LoadModel(o.out_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+
+  const std::string npy = ReadAll(dir + "/users/user_factors.npy");
+  const auto array = CheckNpyArray(npy, "<f4", {60, 4});
+  ASSERT_TRUE(array.ok()) << array.status();
+  const auto ids = ReadAll(dir + "/users/user_ids.txt");
+  const std::vector<std::string> lines =
+      absl::StrSplit(ids, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 60u);
+  const float* rows = reinterpret_cast<const float*>(array->data);
+  for (size_t r = 0; r < lines.size(); ++r) {
+    const int32_t row = (*model)->FindUser(lines[r]);
+    ASSERT_GE(row, 0) << lines[r];
+    EXPECT_EQ(std::memcmp(rows + r * 4, (*model)->UserFactors(row),
+                          4 * sizeof(float)),
+              0)
+        << lines[r];
+  }
+  const std::string info = ReadAll(dir + "/users/user_export.json");
+  EXPECT_THAT(info, HasSubstr("\"model_version\": \"test-1\""));
+  EXPECT_THAT(info, HasSubstr("\"dim\": 4"));
+  EXPECT_THAT(info, HasSubstr("\"num_users\": 60"));
+}
+
+TEST(TrainerTest, ItemsOnlyModelHasNoUsersAndLoads) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", DemoLog());
+  TrainOptions o = SmallOptions(dir);
+  o.items_only = true;
+  o.user_export_dir = dir + "/users";
+  const auto summary = RunTraining(o);
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_THAT(FormatTrainSummary(*summary), HasSubstr("items only"));
+  const auto model = LoadModel(o.out_dir);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ((*model)->num_users(), 0);
+  EXPECT_EQ((*model)->num_items(), summary->items);
+  EXPECT_LT((*model)->FindUser("user1_29"), 0);
+  EXPECT_TRUE(
+      CheckNpyArray(ReadAll(dir + "/users/user_factors.npy"), "<f4", {60, 4})
+          .ok());
+}
+
+TEST(TrainerTest, UserExportInsideTheModelDirectoryIsRefused) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/log.csv", DemoLog());
+  TrainOptions o = SmallOptions(dir);
+  for (const std::string& inside :
+       {o.out_dir, o.out_dir + "/", o.out_dir + "/users"}) {
+    o.user_export_dir = inside;
+    const auto summary = RunTraining(o);
+    EXPECT_EQ(summary.status().code(), absl::StatusCode::kInvalidArgument)
+        << inside;
+    EXPECT_THAT(summary.status().message(),
+                HasSubstr("inside the model directory"));
+  }
+  o.user_export_dir = o.out_dir + "-users";  // a sibling is fine
+  EXPECT_TRUE(RunTraining(o).ok());
 }
 
 TEST(TrainerTest, SubstitutesAreCoViewedAndComplementsCoBought) {
