@@ -91,6 +91,10 @@ def npy_seeds():
           b"\x93NUMPY\x01\x00\x3b\x00"
           b"{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }\n"
           + b"\x00" * 8)
+    write("npy_header_fuzzer", "f2_2x2.npy",
+          npy_bytes(np.array([[1, -2], [0.5, 65504]], dtype="<f2")))
+    write("npy_header_fuzzer", "i1_2x3.npy",
+          npy_bytes(np.array([[1, -127, 0], [127, 5, -1]], dtype="|i1")))
     write("npy_header_fuzzer", "truncated.npy",
           model_file("item_factors.npy")[:150])
 
@@ -125,6 +129,15 @@ def manifest_seeds():
     upper["dim"] = 4.0
     write("manifest_fuzzer", "upper_sha_big_counts.json", json.dumps(upper))
     write("manifest_fuzzer", "not_object.json", "[1, 2, {\"a\": true}]")
+    # Version 4: factor_dtype, and int8's per-row scale files.
+    v4 = dict(json.loads(tiny), format_version=4, factor_dtype="float16",
+              num_complements=0)
+    write("manifest_fuzzer", "v4_float16.json", json.dumps(v4))
+    int8 = json.loads(json.dumps(v4))
+    int8["factor_dtype"] = "int8"
+    for role in ("user_factor_scales", "item_factor_scales"):
+        int8["files"][role] = {"path": role + ".npy", "sha256": "0" * 64}
+    write("manifest_fuzzer", "v4_int8.json", json.dumps(int8))
 
 
 def text_lines_seeds():
@@ -178,6 +191,22 @@ def model_dir_seeds():
           b"\x19" + SEPARATOR.join(tiny))
     write("model_dir_fuzzer", "multi_one_item",
           b"\x09" + SEPARATOR.join(one_item_model()))
+    # The tiny model stored as float16 (format_version 4, factor_dtype).
+    half = list(tiny)
+    for i in (1, 2):
+        half[i] = npy_bytes(np.load(io.BytesIO(tiny[i])).astype("<f2"))
+    m = json.loads(tiny[0])
+    m["format_version"] = 4
+    m["factor_dtype"] = "float16"
+    m.setdefault("num_complements", 0)
+    for i in (1, 2):
+        role = MODEL_FILES[i].rsplit(".", 1)[0]
+        m["files"][role]["sha256"] = hashlib.sha256(half[i]).hexdigest()
+    half[0] = json.dumps(m, indent=1).encode()
+    write("model_dir_fuzzer", "multi_tiny_float16",
+          b"\x09" + SEPARATOR.join(half))
+    # A float16 manifest over the float32 files: refused by descr.
+    write("model_dir_fuzzer", "replace_0_float16_manifest", b"\x00" + half[0])
 
 
 def model_snapshot_seeds():
@@ -199,6 +228,14 @@ def model_snapshot_seeds():
                            3, 2,                    # item 0: 3 (1.0)
                            0, 4]))                  # item 2: 0 (0.5)
     write("model_snapshot_fuzzer", "valid_two_tables", two_tables)
+    # Flags bits 4-5: the factors stored as float16 (1) or int8 (2).
+    for bits, name in ((0x10, "float16"), (0x20, "int8")):
+        write("model_snapshot_fuzzer", "valid_" + name,
+              bytes([valid[0], valid[1], valid[2], valid[3] | bits])
+              + valid[4:])
+    # 1e30 does not fit float16: refused when encoded.
+    write("model_snapshot_fuzzer", "float16_overflow",
+          bytes([0, 1, 0, 0x10, 5, 2]))
     write("model_snapshot_fuzzer", "no_neighbors", bytes([0, 0, 0, 6, 2, 0]))
     write("model_snapshot_fuzzer", "self_neighbor",
           bytes([0, 1, 1, 0, 2, 2, 3, 1, 0, 0, 2]))

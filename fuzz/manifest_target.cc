@@ -9,6 +9,7 @@
 #include "absl/types/span.h"
 #include "fuzz/fuzz_targets.h"
 #include "model/manifest.h"
+#include "model/model_loader.h"
 #include "model/sha256.h"
 
 namespace rerank::fuzz {
@@ -47,7 +48,7 @@ int FuzzManifest(const uint8_t* data, size_t size) {
   }
   const ModelManifest& m = *parsed;
   // The documented guarantees of ParseModelManifest.
-  FUZZ_CHECK(m.format_version >= 1 && m.format_version <= 3);
+  FUZZ_CHECK(m.format_version >= 1 && m.format_version <= kModelFormatVersion);
   FUZZ_CHECK(!m.model_version.empty());
   FUZZ_CHECK(m.dim >= 1);
   FUZZ_CHECK(m.num_users >= 0 && m.num_users <= INT32_MAX);
@@ -56,6 +57,15 @@ int FuzzManifest(const uint8_t* data, size_t size) {
   FUZZ_CHECK(m.num_complements >= 0);
   // Version 1 has no complement table.
   FUZZ_CHECK(m.format_version >= 2 || m.num_complements == 0);
+  // factor_dtype is version 4's, and int8 exactly when the scales are named.
+  FUZZ_CHECK(m.factor_dtype.empty() ||
+             m.format_version >= kFactorDtypeFormatVersion);
+  FUZZ_CHECK(m.factor_dtype.empty() || m.factor_dtype == "float32" ||
+             m.factor_dtype == "float16" || m.factor_dtype == "int8");
+  FUZZ_CHECK((m.factor_dtype == "int8") ==
+             m.files.contains(kItemFactorScalesRole));
+  FUZZ_CHECK((m.factor_dtype == "int8") ==
+             m.files.contains(kUserFactorScalesRole));
   const absl::Span<const absl::string_view> roles =
       ManifestRoles(m.format_version);
   for (absl::string_view role : roles) {

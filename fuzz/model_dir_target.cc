@@ -365,7 +365,8 @@ float FloatFrom(uint8_t b) {
 // Byte layout, each field one byte unless noted:
 //   dim-1 (mod 4), users (mod 5), items-1 (mod 8), flags
 //   (bit 0: categories, bit 1: a duplicate item id, bit 2: an empty user id,
-//   bit 3: a complement table), users*dim + items*dim factors (FloatFrom),
+//   bit 3: a complement table, bits 4-5: factor_dtype 0 float32, 1 float16,
+//   2 int8, 3 float32), users*dim + items*dim factors (FloatFrom),
 //   the neighbour table: items indptr steps (signed byte, so non-monotone
 //   indptrs happen), then per neighbour entry an index (b % items for
 //   b < 240, else b - 248: -8..7) and a score (FloatFrom); with bit 3, the
@@ -378,6 +379,10 @@ ModelData DecodeModel(const uint8_t* data, size_t size) {
   const int users = in.Next() % 5;
   const int items = 1 + in.Next() % 8;
   const uint8_t flags = in.Next();
+  const int dtype = (flags >> 4) & 3;
+  m.factor_dtype = dtype == 1   ? FactorDtype::kFloat16
+                   : dtype == 2 ? FactorDtype::kInt8
+                                : FactorDtype::kFloat32;
   for (int u = 0; u < users; ++u) m.user_ids.push_back(absl::StrCat("u", u));
   for (int i = 0; i < items; ++i) m.item_ids.push_back(absl::StrCat("i", i));
   if ((flags & 2) != 0 && items > 1) m.item_ids.back() = m.item_ids.front();

@@ -61,21 +61,22 @@ constexpr int kNeighbors = 20;
 constexpr int kPoolSize = 16;
 
 // Models are expensive to build; one per (items, dim), kept for the process.
-std::shared_ptr<const ModelSnapshot> ModelFor(int64_t items, int32_t dim,
-                                              int32_t neighbors = kNeighbors,
-                                              int64_t users = kUsers) {
+std::shared_ptr<const ModelSnapshot> ModelFor(
+    int64_t items, int32_t dim, int32_t neighbors = kNeighbors,
+    int64_t users = kUsers, FactorDtype dtype = FactorDtype::kFloat32) {
   static std::mutex mu;
   static auto* cache =
-      new std::map<std::tuple<int64_t, int32_t, int32_t, int64_t>,
+      new std::map<std::tuple<int64_t, int32_t, int32_t, int64_t, FactorDtype>,
                    std::shared_ptr<const ModelSnapshot>>();
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = (*cache)[{items, dim, neighbors, users}];
+  auto& slot = (*cache)[{items, dim, neighbors, users, dtype}];
   if (slot == nullptr) {
     SyntheticModelOptions o;
     o.users = users;
     o.items = items;
     o.dim = dim;
     o.neighbors = neighbors;
+    o.factor_dtype = dtype;
     slot = MakeSyntheticModel(o);
   }
   return slot;
@@ -101,13 +102,18 @@ enum class ResponseOn {
   kPooledWire,  // the same, items in wire form (RerankWire): rerankd now
 };
 
-template <bool kNull, ResponseOn kOn = ResponseOn::kHeap>
+// kDtypeArg: a fifth argument names the factor storage (0 float32,
+// 1 float16, 2 int8).
+template <bool kNull, ResponseOn kOn = ResponseOn::kHeap,
+          bool kDtypeArg = false>
 void RunScorer(benchmark::State& state) {
   const int candidates = static_cast<int>(state.range(0));
   const int32_t dim = static_cast<int32_t>(state.range(1));
   const int events = static_cast<int>(state.range(2));
   const int64_t items = state.range(3);
-  const auto model = ModelFor(items, dim);
+  const FactorDtype dtype = kDtypeArg ? static_cast<FactorDtype>(state.range(4))
+                                      : FactorDtype::kFloat32;
+  const auto model = ModelFor(items, dim, kNeighbors, kUsers, dtype);
   const auto requests = Requests(items, candidates, events, kPoolSize);
   const ScorerOptions options = DefaultScorerOptions();
   RerankAllocator allocator;
@@ -173,6 +179,12 @@ void BM_RerankNullWire(benchmark::State& state) {
   RunScorer<true, ResponseOn::kPooledWire>(state);
 }
 
+// rerankd's path (pooled arena, wire items) on float32 / float16 / int8
+// factor storage: the long-list and the end-to-end shapes.
+void BM_RerankFactorDtype(benchmark::State& state) {
+  RunScorer<false, ResponseOn::kPooledWire, true>(state);
+}
+
 void ScorerArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"cand", "dim", "events", "items"});
   for (int64_t candidates : {100, 1000, 10000}) {
@@ -190,6 +202,11 @@ void ScorerArgs(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Rerank)->Apply(ScorerArgs)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankFactorDtype)
+    ->ArgNames({"cand", "dim", "events", "items", "dtype"})
+    ->ArgsProduct({{1000}, {64}, {50}, {kDefaultItems, 1'000'000}, {0, 1, 2}})
+    ->ArgsProduct({{200}, {64}, {20}, {kDefaultItems}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RerankPooledArena)
     ->Apply(ScorerArgs)
     ->Unit(benchmark::kMicrosecond);

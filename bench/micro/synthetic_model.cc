@@ -44,6 +44,7 @@ ModelData MakeSyntheticModelData(const SyntheticModelOptions& o) {
   ModelData d;
   d.version = absl::StrCat("synthetic-u", o.users, "-i", o.items, "-d", o.dim);
   d.dim = o.dim;
+  d.factor_dtype = o.factor_dtype;
   d.user_ids.reserve(o.users);
   for (int64_t u = 0; u < o.users; ++u) {
     d.user_ids.push_back(absl::StrCat("user-", u));

@@ -19,6 +19,8 @@ struct SyntheticModelOptions {
   // neighbour table.
   int32_t neighbors = 20;
   uint64_t seed = 7;
+  // How the snapshot stores the factors (encoded from the same floats).
+  FactorDtype factor_dtype = FactorDtype::kFloat32;
 };
 
 // Factors are uniform in [-0.1, 0.1), like a small-norm ALS model; scores in

@@ -716,10 +716,15 @@ absl::StatusOr<EvalReport> RunEvaluation(
                                               : &options.item_categories,
                                           &data));
     }
+    data.factor_dtype = train.factor_dtype;
     ASSIGN_OR_RETURN(std::unique_ptr<const ModelSnapshot> snapshot,
                      ModelSnapshot::FromData(std::move(data)));
     model = std::move(snapshot);
     report.model_source = "trained in memory on the train side";
+    if (train.factor_dtype != FactorDtype::kFloat32) {
+      absl::StrAppend(&report.model_source, ", factors stored as ",
+                      FactorDtypeName(train.factor_dtype));
+    }
   } else {
     report.model_source = model->metadata().source_dir.empty()
                               ? "given in memory"
@@ -902,6 +907,9 @@ absl::StatusOr<EvalReport> RunEvaluation(
         std::vector<int32_t> model_rows;  // per list position, -1: unknown
         std::vector<int32_t> top;         // list positions of a first k
         std::vector<const float*> vectors;
+        // float16 / int8 models: the top items' rows decoded (k x dim).
+        std::vector<float> decoded;
+        const bool f32 = model->factor_dtype() == FactorDtype::kFloat32;
         std::vector<absl::string_view> categories;
         std::vector<char>& seen = chunk_seen[chunk];
         seen.assign(
@@ -911,10 +919,19 @@ absl::StatusOr<EvalReport> RunEvaluation(
         // ILD@k, coverage@k and catalog flags of strategy s from `top`.
         auto beyond_accuracy = [&](int s, CaseRecord* rec) {
           vectors.clear();
+          if (!f32) decoded.resize(top.size() * model->dim());
           categories.clear();
           for (const int32_t pos : top) {
             const int32_t row = model_rows[pos];
-            vectors.push_back(row >= 0 ? model->ItemFactors(row) : nullptr);
+            if (row < 0) {
+              vectors.push_back(nullptr);
+            } else if (f32) {
+              vectors.push_back(model->ItemFactors(row));
+            } else {
+              float* out = decoded.data() + vectors.size() * model->dim();
+              DecodeRow(model->ItemMatrix(), row, out);
+              vectors.push_back(out);
+            }
             categories.push_back(row >= 0 ? model->ItemCategory(row)
                                           : absl::string_view());
             if (row < 0) continue;

@@ -42,6 +42,14 @@ constexpr absl::string_view kRolesV3[] = {
     "complements_scores", "item_categories",    "item_counts",
     "ranker_linear",      "ranker_gbdt",
 };
+constexpr absl::string_view kRolesV4[] = {
+    "user_factors",       "item_factors",       "user_ids",
+    "item_ids",           "neighbors_indptr",   "neighbors_indices",
+    "neighbors_scores",   "complements_indptr", "complements_indices",
+    "complements_scores", "item_categories",    "item_counts",
+    "ranker_linear",      "ranker_gbdt",        "user_factor_scales",
+    "item_factor_scales",
+};
 // What version 2 adds: refused in a version 1 manifest with a message that
 // says so, rather than only "unknown key".
 constexpr absl::string_view kV2OnlyRoles[] = {
@@ -209,6 +217,8 @@ absl::Span<const absl::string_view> ManifestRoles(int32_t format_version) {
       return kRolesV2;
     case kRankerFormatVersion:
       return kRolesV3;
+    case kFactorDtypeFormatVersion:
+      return kRolesV4;
     default:
       return {};
   }
@@ -216,7 +226,9 @@ absl::Span<const absl::string_view> ManifestRoles(int32_t format_version) {
 
 bool IsRequiredRole(absl::string_view role, int32_t format_version) {
   if (role == kItemCategoriesRole || role == kItemCountsRole ||
-      role == kRankerLinearRole || role == kRankerGbdtRole) {
+      role == kRankerLinearRole || role == kRankerGbdtRole ||
+      role == kUserFactorScalesRole || role == kItemFactorScalesRole) {
+    // The scales are required by factor_dtype int8, checked apart.
     return false;
   }
   if (role == kComplementsIndptrRole || role == kComplementsIndicesRole ||
@@ -332,14 +344,28 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
       "num_users",      "num_items",       "num_neighbors",
       "num_complements", "default_ranker", "files",
       "created_by",     "created_at",      "description"};
+  static constexpr absl::string_view kTopKeysV4[] = {
+      "format_version",  "model_version",  "dim",
+      "num_users",       "num_items",      "num_neighbors",
+      "num_complements", "default_ranker", "factor_dtype",
+      "files",           "created_by",     "created_at",
+      "description"};
   const bool v3 = m.format_version >= kRankerFormatVersion;
+  const bool v4 = m.format_version >= kFactorDtypeFormatVersion;
+  if (!v4 && root.fields().contains("factor_dtype")) {
+    return Bad(absl::StrCat("unknown key 'factor_dtype' for format_version ",
+                            m.format_version,
+                            " (float16 and int8 factors need format_version ",
+                            kFactorDtypeFormatVersion, ")"));
+  }
   if (!v3 && root.fields().contains("default_ranker")) {
     return Bad(absl::StrCat("unknown key 'default_ranker' for format_version ",
                             m.format_version, " (rankers need format_version ",
                             kRankerFormatVersion, ")"));
   }
   {
-    absl::Status st = v3           ? CheckKeys(root, kTopKeysV3, "")
+    absl::Status st = v4           ? CheckKeys(root, kTopKeysV4, "")
+                      : v3         ? CheckKeys(root, kTopKeysV3, "")
                       : two_tables ? CheckKeys(root, kTopKeysV2, "")
                                    : CheckKeys(root, kTopKeysV1, "");
     if (!st.ok()) return st;
@@ -377,6 +403,15 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
                               "', must be formula, linear or gbdt"));
     }
     m.default_ranker = std::move(*d);
+  }
+  if (v4) {
+    absl::StatusOr<std::string> d = GetString(root, "factor_dtype", false);
+    if (!d.ok()) return d.status();
+    if (!d->empty() && *d != "float32" && *d != "float16" && *d != "int8") {
+      return Bad(absl::StrCat("key 'factor_dtype' is '", *d,
+                              "', must be float32, float16 or int8"));
+    }
+    m.factor_dtype = std::move(*d);
   }
   for (const char* key : {"created_by", "created_at", "description"}) {
     absl::StatusOr<std::string> s = GetString(root, key, false);
@@ -435,6 +470,20 @@ absl::StatusOr<ModelManifest> ParseModelManifest(absl::string_view json) {
       return Bad(absl::StrCat("num_complements is ", m.num_complements,
                               " but there is no complement table"));
     }
+    const bool int8 = m.factor_dtype == "int8";
+    for (const char* role : {kUserFactorScalesRole, kItemFactorScalesRole}) {
+      if (int8 && !m.files.contains(role)) {
+        return Bad(absl::StrCat("missing required file role 'files.", role,
+                                "' (factor_dtype int8 has a scale per row)"));
+      }
+      if (!int8 && m.files.contains(role)) {
+        return Bad(absl::StrCat(
+            "files.", role,
+            " is only for factor_dtype int8 (this "
+            "manifest's is ",
+            m.factor_dtype.empty() ? "float32" : m.factor_dtype, ")"));
+      }
+    }
     if (m.default_ranker == "linear" || m.default_ranker == "gbdt") {
       const std::string role = absl::StrCat("ranker_", m.default_ranker);
       if (!m.files.contains(role)) {
@@ -464,6 +513,12 @@ std::string SerializeModelManifest(const ModelManifest& m) {
     AppendJsonString(&out, m.default_ranker);
     out.append(",\n");
   }
+  if (m.format_version >= kFactorDtypeFormatVersion &&
+      !m.factor_dtype.empty()) {
+    out.append("  \"factor_dtype\": ");
+    AppendJsonString(&out, m.factor_dtype);
+    out.append(",\n");
+  }
   const std::pair<const char*, const std::string*> optional[] = {
       {"created_by", &m.created_by},
       {"created_at", &m.created_at},
@@ -477,7 +532,7 @@ std::string SerializeModelManifest(const ModelManifest& m) {
   out.append("  \"files\": {");
   bool first = true;
   // Each version's roles are a superset of the last's, in the same order.
-  for (absl::string_view role : kRolesV3) {
+  for (absl::string_view role : kRolesV4) {
     auto it = m.files.find(std::string(role));
     if (it == m.files.end()) continue;
     absl::StrAppend(&out, first ? "\n" : ",\n", "    \"", role,

@@ -42,12 +42,19 @@ inline constexpr char kItemCountsRole[] = "item_counts";
 inline constexpr char kRankerLinearRole[] = "ranker_linear";
 inline constexpr char kRankerGbdtRole[] = "ranker_gbdt";
 
+// format_version 4: the factor matrices may be stored as float16 or int8
+// (key factor_dtype); int8 adds one float32 scale per row, required then and
+// refused otherwise.
+inline constexpr char kUserFactorScalesRole[] = "user_factor_scales";
+inline constexpr char kItemFactorScalesRole[] = "item_factor_scales";
+
 // Format versions this reader supports: 1 (one neighbour table), 2 (adds
 // the complement table) and 3 (adds item counts and rankers).
 // kModelFormatVersion (model_loader.h) is the newest.
 inline constexpr int32_t kOldestModelFormatVersion = 1;
 inline constexpr int32_t kTwoTableFormatVersion = 2;
 inline constexpr int32_t kRankerFormatVersion = 3;
+inline constexpr int32_t kFactorDtypeFormatVersion = 4;
 
 // The roles a manifest of `format_version` may name, in canonical order
 // (required ones first, then optional); empty for an unsupported version.
@@ -80,6 +87,9 @@ struct ModelManifest {
   // format_version 3 only: "formula", "linear" or "gbdt" (whose file must
   // be present); empty means absent, i.e. formula.
   std::string default_ranker;
+  // format_version 4 only: "float32", "float16" or "int8"; empty means
+  // absent, i.e. float32.
+  std::string factor_dtype;
   std::string created_by;
   std::string created_at;
   std::string description;
@@ -91,7 +101,8 @@ struct ModelManifest {
 // "unknown key"), unknown or missing keys for its version (num_complements
 // and the complements_* roles need version 2, default_ranker, item_counts
 // and ranker_* need version 3; default_ranker must name a present ranker
-// file), wrong types, counts
+// file; factor_dtype and the *_factor_scales roles need version 4, the
+// scales exactly when factor_dtype is int8), wrong types, counts
 // out of range (dim >= 1; 0 <= num_users <= INT32_MAX; 1 <= num_items <=
 // INT32_MAX; 0 <= num_neighbors, num_complements), unknown or missing file
 // roles, bad sha256 strings, unsafe or duplicate paths.

@@ -18,8 +18,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "model/factor_storage.h"
 #include "model/file_util.h"
 #include "model/manifest.h"
 #include "model/mapped_file.h"
@@ -296,6 +298,12 @@ class Loader {
   const LoadOptions& options_;
 };
 
+// A dtype mismatch in a factor file says which dtype the manifest declared.
+absl::Status WithDtype(const absl::Status& status, absl::string_view source) {
+  if (!absl::StrContains(status.message(), "dtype")) return status;
+  return absl::Status(status.code(), absl::StrCat(status.message(), source));
+}
+
 // The CSR ends tie an indptr array (of `role`) to the manifest's count of
 // its table; the rest of the indptr (monotone, in range) is content, checked
 // by ModelSnapshot::Create.
@@ -385,16 +393,41 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
   auto load_arrays_and_create =
       [&]() -> absl::StatusOr<std::unique_ptr<const ModelSnapshot>> {
     if (!user_factors_mapped.ok()) return user_factors_mapped.status();
-    ASSIGN_OR_RETURN(const char* user_factors,
-                     loader.MapArrayHashing(
-                         kUserFactorsRole, *user_factors_mapped, hashing,
-                         NpyDescr<float>(), {m.num_users, m.dim},
-                         "num_users x dim in manifest.json", &parts.storage));
-    ASSIGN_OR_RETURN(
-        const char* item_factors,
-        loader.MapArray(kItemFactorsRole, NpyDescr<float>(),
-                        {m.num_items, m.dim},
-                        "num_items x dim in manifest.json", &parts.storage));
+    if (!m.factor_dtype.empty()) {
+      ASSIGN_OR_RETURN(parts.factor_dtype, ParseFactorDtype(m.factor_dtype));
+    }
+    // The manifest's factor_dtype says what the factor files must hold: a
+    // float32 file under "float16" is refused by its descr, not converted.
+    const absl::string_view factor_descr = FactorNpyDescr(parts.factor_dtype);
+    const std::string dtype_source =
+        m.factor_dtype.empty() ? std::string()
+                               : absl::StrCat(" (factor_dtype ", m.factor_dtype,
+                                              " in manifest.json)");
+    absl::StatusOr<const char*> user_factors = loader.MapArrayHashing(
+        kUserFactorsRole, *user_factors_mapped, hashing, factor_descr,
+        {m.num_users, m.dim}, "num_users x dim in manifest.json",
+        &parts.storage);
+    if (!user_factors.ok())
+      return WithDtype(user_factors.status(), dtype_source);
+    absl::StatusOr<const char*> item_factors =
+        loader.MapArray(kItemFactorsRole, factor_descr, {m.num_items, m.dim},
+                        "num_items x dim in manifest.json", &parts.storage);
+    if (!item_factors.ok())
+      return WithDtype(item_factors.status(), dtype_source);
+    if (parts.factor_dtype == FactorDtype::kInt8) {
+      ASSIGN_OR_RETURN(
+          const char* user_scales,
+          loader.MapArray(kUserFactorScalesRole, NpyDescr<float>(),
+                          {m.num_users}, "num_users in manifest.json",
+                          &parts.storage));
+      ASSIGN_OR_RETURN(
+          const char* item_scales,
+          loader.MapArray(kItemFactorScalesRole, NpyDescr<float>(),
+                          {m.num_items}, "num_items in manifest.json",
+                          &parts.storage));
+      parts.user_factor_scales = reinterpret_cast<const float*>(user_scales);
+      parts.item_factor_scales = reinterpret_cast<const float*>(item_scales);
+    }
     ASSIGN_OR_RETURN(
         const char* indptr,
         loader.MapArray(kNeighborsIndptrRole, NpyDescr<int64_t>(),
@@ -410,8 +443,8 @@ absl::StatusOr<std::shared_ptr<const ModelSnapshot>> LoadModel(
         loader.MapArray(kNeighborsScoresRole, NpyDescr<float>(),
                         {m.num_neighbors}, "num_neighbors in manifest.json",
                         &parts.storage));
-    parts.user_factors = reinterpret_cast<const float*>(user_factors);
-    parts.item_factors = reinterpret_cast<const float*>(item_factors);
+    parts.user_factors = *user_factors;
+    parts.item_factors = *item_factors;
     parts.neighbor_indptr = reinterpret_cast<const int64_t*>(indptr);
     parts.neighbor_indices = reinterpret_cast<const int32_t*>(indices);
     parts.neighbor_scores = reinterpret_cast<const float*>(scores);

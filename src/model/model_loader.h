@@ -13,7 +13,7 @@ namespace rerank {
 // also reads every older one, down to kOldestModelFormatVersion (manifest.h).
 // WriteModel writes 1 for a model with one neighbour table, 2 for one with
 // a complement table, and 3 for one with item counts or rankers.
-inline constexpr int32_t kModelFormatVersion = 3;
+inline constexpr int32_t kModelFormatVersion = 4;
 
 struct LoadOptions {
   // Verify each file's sha256 against manifest.json. Costs one read pass.

@@ -41,6 +41,8 @@ constexpr char kComplementIndicesFile[] = "complements_indices.npy";
 constexpr char kComplementScoresFile[] = "complements_scores.npy";
 constexpr char kCategoriesFile[] = "item_categories.txt";
 constexpr char kItemCountsFile[] = "item_counts.npy";
+constexpr char kUserScalesFile[] = "user_factor_scales.npy";
+constexpr char kItemScalesFile[] = "item_factor_scales.npy";
 
 // Row indices are int32 (neighbors_indices.npy is int32), so tables larger
 // than this cannot be addressed.
@@ -84,6 +86,56 @@ absl::Status CheckFinite(const float* data, int64_t rows, int32_t dim,
     }
   }
   return absl::OkStatus();
+}
+
+// float16: no NaN or Inf. Same block scan as CheckFinite.
+absl::Status CheckFiniteHalf(const uint16_t* data, int64_t rows, int32_t dim,
+                             absl::string_view file) {
+  const int64_t n = rows * dim;
+  int64_t i = 0;
+  while (i + kFiniteBlock <= n) {
+    uint32_t bad = 0;
+    for (int64_t k = 0; k < kFiniteBlock; ++k) {
+      bad |= static_cast<uint32_t>(HalfIsNonFinite(data[i + k]));
+    }
+    if (bad != 0) break;
+    i += kFiniteBlock;
+  }
+  for (; i < n; ++i) {
+    if (HalfIsNonFinite(data[i])) {
+      return Invalid(
+          file,
+          absl::StrCat("row ", i / dim, " column ", i % dim, " is ",
+                       (data[i] & 0x3ff) != 0 ? "NaN" : "Inf", " (float16)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The stored factors of one matrix: finite values; int8 also finite scales
+// >= 0, one per row.
+absl::Status CheckFactors(FactorDtype dtype, const void* data,
+                          const float* scales, int64_t rows, int32_t dim,
+                          absl::string_view file,
+                          absl::string_view scales_file) {
+  switch (dtype) {
+    case FactorDtype::kFloat32:
+      return CheckFinite(static_cast<const float*>(data), rows, dim, file);
+    case FactorDtype::kFloat16:
+      return CheckFiniteHalf(static_cast<const uint16_t*>(data), rows, dim,
+                             file);
+    case FactorDtype::kInt8:
+      if (rows > 0 && scales == nullptr) return Invalid(scales_file, "missing");
+      for (int64_t r = 0; r < rows; ++r) {
+        if (!std::isfinite(scales[r]) || scales[r] < 0) {
+          return Invalid(scales_file,
+                         absl::StrCat("row ", r, " is ", scales[r],
+                                      ", must be finite and >= 0"));
+        }
+      }
+      return absl::OkStatus();  // every int8 value is a valid level
+  }
+  return absl::InternalError("unknown factor dtype");
 }
 
 absl::Status BuildIndex(const std::vector<std::string>& ids,
@@ -435,6 +487,10 @@ std::atomic<int64_t> alive_snapshots{0};
 
 ModelSnapshot::ModelSnapshot(Parts parts) : parts_(std::move(parts)) {
   alive_snapshots.fetch_add(1, std::memory_order_relaxed);
+  user_matrix_ = {parts_.factor_dtype, parts_.user_factors,
+                  parts_.user_factor_scales, parts_.dim};
+  item_matrix_ = {parts_.factor_dtype, parts_.item_factors,
+                  parts_.item_factor_scales, parts_.dim};
 }
 
 ModelSnapshot::~ModelSnapshot() {
@@ -443,6 +499,44 @@ ModelSnapshot::~ModelSnapshot() {
 
 int64_t ModelSnapshot::AliveCount() {
   return alive_snapshots.load(std::memory_order_relaxed);
+}
+
+absl::StatusOr<std::shared_ptr<const EncodedFactors>> EncodeFactors(
+    const ModelData& data) {
+  auto out = std::make_shared<EncodedFactors>();
+  auto encode = [&](const std::vector<float>& values, const char* file,
+                    std::vector<char>* bytes,
+                    std::vector<float>* scales) -> absl::Status {
+    switch (data.factor_dtype) {
+      case FactorDtype::kFloat32:
+        bytes->resize(values.size() * sizeof(float));
+        if (!values.empty()) {
+          std::memcpy(bytes->data(), values.data(), bytes->size());
+        }
+        return absl::OkStatus();
+      case FactorDtype::kFloat16: {
+        ASSIGN_OR_RETURN(std::vector<uint16_t> halves,
+                         EncodeFloat16(values, data.dim, file));
+        bytes->resize(halves.size() * sizeof(uint16_t));
+        if (!halves.empty()) {
+          std::memcpy(bytes->data(), halves.data(), bytes->size());
+        }
+        return absl::OkStatus();
+      }
+      case FactorDtype::kInt8: {
+        std::vector<int8_t> q;
+        RETURN_IF_ERROR(EncodeInt8(values, data.dim, file, &q, scales));
+        bytes->assign(q.begin(), q.end());
+        return absl::OkStatus();
+      }
+    }
+    return absl::InternalError("unknown factor dtype");
+  };
+  RETURN_IF_ERROR(encode(data.user_factors, kUserFactorsFile, &out->user,
+                         &out->user_scales));
+  RETURN_IF_ERROR(encode(data.item_factors, kItemFactorsFile, &out->item,
+                         &out->item_scales));
+  return std::shared_ptr<const EncodedFactors>(std::move(out));
 }
 
 absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
@@ -509,8 +603,12 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::Create(
   absl::Status finite_users, finite_items, neighbors, complements;
   auto scan_arrays = [&] {
     const auto scan_start = std::chrono::steady_clock::now();
-    finite_users = CheckFinite(p.user_factors, users, p.dim, kUserFactorsFile);
-    finite_items = CheckFinite(p.item_factors, items, p.dim, kItemFactorsFile);
+    finite_users =
+        CheckFactors(p.factor_dtype, p.user_factors, p.user_factor_scales,
+                     users, p.dim, kUserFactorsFile, kUserScalesFile);
+    finite_items =
+        CheckFactors(p.factor_dtype, p.item_factors, p.item_factor_scales,
+                     items, p.dim, kItemFactorsFile, kItemScalesFile);
     neighbors = ValidateTable(SubstitutesTable(p), items);
     if (p.complement_indptr != nullptr) {
       complements = ValidateTable(ComplementsTable(p), items);
@@ -626,8 +724,24 @@ absl::StatusOr<std::unique_ptr<const ModelSnapshot>> ModelSnapshot::FromData(
   parts.user_ids = std::move(owned->user_ids);
   parts.item_ids = std::move(owned->item_ids);
   parts.item_categories = std::move(owned->item_categories);
-  parts.user_factors = owned->user_factors.data();
-  parts.item_factors = owned->item_factors.data();
+  parts.factor_dtype = owned->factor_dtype;
+  if (owned->factor_dtype == FactorDtype::kFloat32) {
+    parts.user_factors = owned->user_factors.data();
+    parts.item_factors = owned->item_factors.data();
+  } else {
+    ASSIGN_OR_RETURN(std::shared_ptr<const EncodedFactors> encoded,
+                     EncodeFactors(*owned));
+    parts.user_factors = encoded->user.data();
+    parts.item_factors = encoded->item.data();
+    parts.user_factor_scales = encoded->user_scales.data();
+    parts.item_factor_scales = encoded->item_scales.data();
+    if (encoded->user_scales.empty()) parts.user_factor_scales = nullptr;
+    if (encoded->item_scales.empty()) parts.item_factor_scales = nullptr;
+    parts.storage.push_back(std::move(encoded));
+    // The float copies are not served: free them.
+    owned->user_factors = std::vector<float>();
+    owned->item_factors = std::vector<float>();
+  }
   parts.neighbor_indptr = owned->neighbor_indptr.data();
   parts.neighbor_indices = owned->neighbor_indices.data();
   parts.neighbor_scores = owned->neighbor_scores.data();

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "model/factor_storage.h"
 #include "ranking/ranker.h"
 
 namespace rerank {
@@ -26,6 +27,9 @@ struct ModelData {
   std::vector<std::string> item_ids;
   std::vector<float> user_factors;  // user_ids.size() x dim
   std::vector<float> item_factors;  // item_ids.size() x dim
+  // How both matrices are stored once written or served: FromData and
+  // WriteModel encode the float factors above into it (factor_storage.h).
+  FactorDtype factor_dtype = FactorDtype::kFloat32;
   // Item neighbours in CSR form: the neighbours of item row i are
   // neighbor_indices[neighbor_indptr[i] .. neighbor_indptr[i+1]) with the
   // matching neighbor_scores. indptr has item_ids.size()+1 entries.
@@ -52,6 +56,21 @@ struct ModelData {
   // a kind in `rankers`.
   RankerKind default_ranker = RankerKind::kFormula;
 };
+
+// The factors of a ModelData encoded into its factor_dtype, as the files
+// and a served snapshot hold them: `user` and `item` are the raw element
+// bytes (rows x dim elements, row-major), the scales one float per row for
+// kInt8 (else empty).
+struct EncodedFactors {
+  std::vector<char> user;
+  std::vector<char> item;
+  std::vector<float> user_scales;
+  std::vector<float> item_scales;
+};
+// FAILED_PRECONDITION naming the file, row and column of a value that is not
+// finite or does not fit the dtype.
+absl::StatusOr<std::shared_ptr<const EncodedFactors>> EncodeFactors(
+    const ModelData& data);
 
 // Where a snapshot came from; filled by the loader.
 struct ModelMetadata {
@@ -137,8 +156,13 @@ class ModelSnapshot {
     int32_t dim = 0;
     std::vector<std::string> user_ids;
     std::vector<std::string> item_ids;
-    const float* user_factors = nullptr;        // user_ids.size() x dim
-    const float* item_factors = nullptr;        // item_ids.size() x dim
+    // user_ids.size() x dim and item_ids.size() x dim elements of
+    // factor_dtype; with kInt8 also one scale per row.
+    FactorDtype factor_dtype = FactorDtype::kFloat32;
+    const void* user_factors = nullptr;
+    const void* item_factors = nullptr;
+    const float* user_factor_scales = nullptr;
+    const float* item_factor_scales = nullptr;
     const int64_t* neighbor_indptr = nullptr;   // item_ids.size() + 1
     const int32_t* neighbor_indices = nullptr;  // neighbor_indptr[last]
     const float* neighbor_scores = nullptr;     // neighbor_indptr[last]
@@ -223,12 +247,20 @@ class ModelSnapshot {
   const std::string& user_id(int32_t row) const { return parts_.user_ids[row]; }
   const std::string& item_id(int32_t row) const { return parts_.item_ids[row]; }
 
-  // Pointers to `dim()` contiguous floats. `row` must be valid.
+  // How the factor matrices are stored; the matrices in that storage, for
+  // the row kernels of factor_storage.h (DotRow, AddScaledRow, DecodeRow).
+  FactorDtype factor_dtype() const { return parts_.factor_dtype; }
+  const FactorMatrix& UserMatrix() const { return user_matrix_; }
+  const FactorMatrix& ItemMatrix() const { return item_matrix_; }
+  // float32 models only (factor_dtype() == kFloat32): pointers to `dim()`
+  // contiguous floats. `row` must be valid.
   const float* UserFactors(int32_t row) const {
-    return parts_.user_factors + static_cast<int64_t>(row) * parts_.dim;
+    return static_cast<const float*>(parts_.user_factors) +
+           static_cast<int64_t>(row) * parts_.dim;
   }
   const float* ItemFactors(int32_t row) const {
-    return parts_.item_factors + static_cast<int64_t>(row) * parts_.dim;
+    return static_cast<const float*>(parts_.item_factors) +
+           static_cast<int64_t>(row) * parts_.dim;
   }
   // The substitutes table: the only table of a format_version 1 model.
   NeighborList Neighbors(int32_t item_row) const;
@@ -251,6 +283,8 @@ class ModelSnapshot {
   explicit ModelSnapshot(Parts parts);
 
   Parts parts_;
+  FactorMatrix user_matrix_;
+  FactorMatrix item_matrix_;
   // Over parts_.user_ids / item_ids, which never change.
   IdIndex user_index_;
   IdIndex item_index_;

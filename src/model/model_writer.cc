@@ -11,12 +11,14 @@
 #include <filesystem>
 #include <limits>
 #include <system_error>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "common/json_quote.h"
 #include "common/status_macros.h"
+#include "model/factor_storage.h"
 #include "model/file_util.h"
 #include "model/manifest.h"
 #include "model/model_loader.h"
@@ -279,9 +281,12 @@ absl::Status WriteModelFiles(const ModelData& data, const std::string& dir,
   // The oldest version that can express the model, so that older servers
   // keep loading the models they can serve (docs/model-format.md,
   // Compatibility).
-  m.format_version = v3            ? kRankerFormatVersion
+  const bool v4 = data.factor_dtype != FactorDtype::kFloat32;
+  m.format_version = v4            ? kFactorDtypeFormatVersion
+                     : v3          ? kRankerFormatVersion
                      : complements ? kTwoTableFormatVersion
                                    : kOldestModelFormatVersion;
+  if (v4) m.factor_dtype = std::string(FactorDtypeName(data.factor_dtype));
   if (data.default_ranker != RankerKind::kFormula) {
     m.default_ranker = std::string(RankerKindName(data.default_ranker));
   }
@@ -299,10 +304,30 @@ absl::Status WriteModelFiles(const ModelData& data, const std::string& dir,
     RETURN_IF_ERROR(
         WriteText(dir, kItemCategoriesRole, data.item_categories, &m, step));
   }
-  RETURN_IF_ERROR(WriteArray(dir, kUserFactorsRole, data.user_factors,
-                             {users, data.dim}, &m, step));
-  RETURN_IF_ERROR(WriteArray(dir, kItemFactorsRole, data.item_factors,
-                             {items, data.dim}, &m, step));
+  if (data.factor_dtype == FactorDtype::kFloat32) {
+    RETURN_IF_ERROR(WriteArray(dir, kUserFactorsRole, data.user_factors,
+                               {users, data.dim}, &m, step));
+    RETURN_IF_ERROR(WriteArray(dir, kItemFactorsRole, data.item_factors,
+                               {items, data.dim}, &m, step));
+  } else {
+    ASSIGN_OR_RETURN(std::shared_ptr<const EncodedFactors> encoded,
+                     EncodeFactors(data));
+    const absl::string_view descr = FactorNpyDescr(data.factor_dtype);
+    for (const auto& [role, bytes, rows] :
+         {std::tuple(kUserFactorsRole, &encoded->user, users),
+          std::tuple(kItemFactorsRole, &encoded->item, items)}) {
+      ASSIGN_OR_RETURN(std::string header,
+                       EncodeNpyHeader(descr, {rows, data.dim}));
+      const absl::string_view pieces[] = {header, Bytes(*bytes)};
+      RETURN_IF_ERROR(WriteRole(dir, role, pieces, &m, step));
+    }
+    if (data.factor_dtype == FactorDtype::kInt8) {
+      RETURN_IF_ERROR(WriteArray(dir, kUserFactorScalesRole,
+                                 encoded->user_scales, {users}, &m, step));
+      RETURN_IF_ERROR(WriteArray(dir, kItemFactorScalesRole,
+                                 encoded->item_scales, {items}, &m, step));
+    }
+  }
   RETURN_IF_ERROR(
       WriteArray(dir, kNeighborsIndptrRole, *indptr, {items + 1}, &m, step));
   RETURN_IF_ERROR(WriteArray(dir, kNeighborsIndicesRole, data.neighbor_indices,

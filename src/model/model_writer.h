@@ -15,7 +15,10 @@ namespace rerank {
 // is the oldest that can express `data`, so that older servers can read it:
 // 1 without a complement table, 2 with one, 3 (item_counts.npy,
 // ranker_linear.json, ranker_gbdt.json, default_ranker) when it has item
-// counts or rankers. Validates `data` first (same rules as
+// counts or rankers; 4 (factor_dtype, and for int8 the *_factor_scales.npy
+// files) when data.factor_dtype is not float32, the float factors then
+// encoded (factor_storage.h; a value float16 cannot hold is refused).
+// Validates `data` first (same rules as
 // ModelSnapshot::FromData) so it never writes a model that would be refused.
 //
 // Atomic: the files are written and synced in a private directory beside

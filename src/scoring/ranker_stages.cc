@@ -401,6 +401,19 @@ class FeatureRow {
   const int32_t* column_;
 };
 
+// A float16 / int8 model's item row decoded into `out` (dim floats): the
+// feature pass reads rows as float32 (a float32 model's in place).
+const float* DecodeInto(const ModelSnapshot& model, int32_t row, float* out) {
+  DecodeRow(model.ItemMatrix(), row, out);
+  return out;
+}
+
+const float* DecodedRow(const ModelSnapshot& model, int32_t row,
+                        std::vector<float>* buffer) {
+  buffer->resize(model.dim());
+  return DecodeInto(model, row, buffer->data());
+}
+
 }  // namespace
 
 absl::StatusOr<RankerKind> RequestedRanker(const ModelSnapshot& model,
@@ -548,13 +561,14 @@ void ComputeFeatures(ScoringContext* ctx) {
   // two session vectors and the categories of the events.
   ctx->feature_groups.assign(ctx->event_groups.size(), FeatureGroup{});
   const bool use_factors = dim > 0;
+  const bool f32 = model.factor_dtype() == FactorDtype::kFloat32;
   // The events' factor rows and category ids, all asked for at once: the
   // loop below reads each right away, and without this every event waited
   // on its own misses in turn.
   for (int32_t i = 0; i < num_events; ++i) {
     const EventSlot& e = ctx->events[i];
     if (e.dropped || e.group < 0) continue;
-    if (use_factors) PrefetchRow(model.ItemFactors(e.item_row), dim);
+    if (use_factors) model.ItemMatrix().Prefetch(e.item_row);
     model.PrefetchItemScalars(e.item_row);
   }
   ctx->session.setZero(dim);
@@ -607,7 +621,8 @@ void ComputeFeatures(ScoringContext* ctx) {
       g.substitute_rank += rank_w;
     }
     if (use_factors) {
-      const float* v = model.ItemFactors(e.item_row);
+      const float* v = f32 ? model.ItemFactors(e.item_row)
+                           : DecodedRow(model, e.item_row, &ctx->decoded_event);
       const ConstFactors factors(v, dim);
       session_total += rank_w;
       if (need_session_dot) {
@@ -655,6 +670,8 @@ void ComputeFeatures(ScoringContext* ctx) {
   // Each row's factor row (null without one), for the dot products below.
   std::vector<const float*>& factor_rows = ctx->factor_rows;
   factor_rows.assign(any_dot ? rows : 0, nullptr);
+  if (any_dot && !f32)
+    ctx->decoded_rows.resize(static_cast<size_t>(rows) * dim);
   constexpr int32_t kPrefetchAhead = 8;
   for (int32_t r = 0; r < rows; ++r) {
     if (r + kPrefetchAhead < rows) {
@@ -678,7 +695,12 @@ void ComputeFeatures(ScoringContext* ctx) {
     if (c.item_row >= 0) {
       f[kItemKnown] = 1.0f;
       f[kPopularity] = model.ItemPopularity(c.item_row);
-      if (any_dot) factor_rows[r] = model.ItemFactors(c.item_row);
+      if (any_dot) {
+        factor_rows[r] = f32 ? model.ItemFactors(c.item_row)
+                             : DecodeInto(model, c.item_row,
+                                          ctx->decoded_rows.data() +
+                                              static_cast<size_t>(r) * dim);
+      }
     }
     if (categorised_events > 0) {
       // The request's category overrides the model's. Events only have

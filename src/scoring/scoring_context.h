@@ -234,6 +234,12 @@ struct ScoringBuffers {
 
   Eigen::VectorXf user_vector;  // u_eff, model.dim() floats when set
   Eigen::VectorXf session;      // scratch of BuildUserVector
+  // float16 / int8 models: the user's row and, for the feature pass, the
+  // event and candidate rows decoded to float32 (only the rows a request
+  // reads; a float32 model's rows are read in place).
+  std::vector<float> decoded_user;
+  std::vector<float> decoded_event;
+  std::vector<float> decoded_rows;
 
   std::vector<NeighborHit> hits;  // explain only, in walk order
 

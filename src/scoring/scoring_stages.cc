@@ -252,7 +252,14 @@ absl::Status ResolveUser(ScoringContext* ctx) {
     ctx->user_factors = supplied.data();
     ctx->user_source = v1::USER_VECTOR_SOURCE_REQUEST;
   } else if (ctx->user_row >= 0) {
-    ctx->user_factors = ctx->model.UserFactors(ctx->user_row);
+    if (ctx->model.factor_dtype() == FactorDtype::kFloat32) {
+      ctx->user_factors = ctx->model.UserFactors(ctx->user_row);
+    } else {
+      ctx->decoded_user.resize(ctx->model.dim());
+      DecodeRow(ctx->model.UserMatrix(), ctx->user_row,
+                ctx->decoded_user.data());
+      ctx->user_factors = ctx->decoded_user.data();
+    }
     ctx->user_source = v1::USER_VECTOR_SOURCE_MODEL;
   } else {
     ctx->user_factors = nullptr;
@@ -380,10 +387,15 @@ void BuildUserVector(ScoringContext* ctx) {
     // Weighted mean of the event items' factors. Weights are normalised in
     // double, then the accumulation is in float like the factors.
     session.setZero(dim);
+    const bool f32 = ctx->model.factor_dtype() == FactorDtype::kFloat32;
     for (const EventGroup& g : ctx->event_groups) {
       if (g.abs_weight == 0.0) continue;
-      session += static_cast<float>(g.abs_weight / total) *
-                 ConstFactors(ctx->model.ItemFactors(g.item_row), dim);
+      const float w = static_cast<float>(g.abs_weight / total);
+      if (f32) {
+        session += w * ConstFactors(ctx->model.ItemFactors(g.item_row), dim);
+      } else {
+        AddScaledRow(ctx->model.ItemMatrix(), g.item_row, w, session.data());
+      }
     }
   }
   if (ctx->user_factors != nullptr) {
@@ -413,11 +425,19 @@ void ScoreCandidates(ScoringContext* ctx) {
   // ask for the row a few candidates ahead so its cache misses overlap the
   // dot products before it.
   constexpr int32_t kPrefetchAhead = 8;
+  // float16 / int8 rows go through the row kernels; float32 keeps its own
+  // dot product (bit-identical to what it always computed).
+  const bool f32 = ctx->model.factor_dtype() == FactorDtype::kFloat32;
+  const FactorMatrix& items = ctx->model.ItemMatrix();
   for (int32_t s = 0; s < num_slots; ++s) {
     if (use_factors && s + kPrefetchAhead < num_slots) {
       const CandidateSlot& ahead = ctx->candidates[s + kPrefetchAhead];
       if (ahead.item_row >= 0 && !ahead.dropped) {
-        PrefetchFactors(ctx->model.ItemFactors(ahead.item_row), dim);
+        if (f32) {
+          PrefetchFactors(ctx->model.ItemFactors(ahead.item_row), dim);
+        } else {
+          items.Prefetch(ahead.item_row);
+        }
       }
     }
     CandidateSlot& c = ctx->candidates[s];
@@ -426,9 +446,11 @@ void ScoreCandidates(ScoringContext* ctx) {
     c.base = w.base_weight *
              (candidate.has_base_score() ? candidate.base_score() : 0.0);
     if (use_factors && c.item_row >= 0) {
-      c.factor = w.factor_weight *
-                 static_cast<double>(Dot(ctx->model.ItemFactors(c.item_row),
-                                         ctx->user_vector.data(), dim));
+      const float dot =
+          f32 ? Dot(ctx->model.ItemFactors(c.item_row), ctx->user_vector.data(),
+                    dim)
+              : DotRow(items, c.item_row, ctx->user_vector.data());
+      c.factor = w.factor_weight * static_cast<double>(dot);
     }
   }
 

@@ -103,6 +103,9 @@ ABSL_FLAG(std::string, html_out, "",
 
 // Training on the train side (same names and defaults as rerank-train).
 ABSL_FLAG(int32_t, factors, 32, "Latent dimension.");
+ABSL_FLAG(std::string, factor_dtype, "float32",
+          "How the evaluated model stores its factors: float32, float16 or "
+          "int8 (docs/model-format.md); training is float32 either way.");
 ABSL_FLAG(int32_t, iterations, 15, "ALS iterations.");
 ABSL_FLAG(double, regularization, 0.05, "L2 regularization lambda.");
 ABSL_FLAG(double, alpha, 1, "Confidence scale.");
@@ -187,6 +190,14 @@ absl::StatusOr<EvalOptions> OptionsFromFlags() {
   o.variants.insert(o.variants.end(), more.begin(), more.end());
 
   o.train.als.factors = absl::GetFlag(FLAGS_factors);
+  {
+    auto dtype = ParseFactorDtype(absl::GetFlag(FLAGS_factor_dtype));
+    if (!dtype.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--factor_dtype: ", dtype.status().message()));
+    }
+    o.train.factor_dtype = *dtype;
+  }
   o.train.als.iterations = absl::GetFlag(FLAGS_iterations);
   o.train.als.regularization =
       static_cast<float>(absl::GetFlag(FLAGS_regularization));

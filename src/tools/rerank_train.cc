@@ -53,6 +53,10 @@ ABSL_FLAG(double, purchase_weight, 8, "Confidence weight of a purchase.");
 ABSL_FLAG(double, wishlist_weight, 3, "Confidence weight of a wishlist add.");
 
 ABSL_FLAG(int32_t, factors, 32, "Latent dimension.");
+ABSL_FLAG(std::string, factor_dtype, "float32",
+          "How the model stores its factor matrices: float32, float16 (half "
+          "the bytes) or int8 with a scale per row (a quarter); see "
+          "docs/model-format.md.");
 ABSL_FLAG(int32_t, iterations, 15, "ALS iterations.");
 ABSL_FLAG(double, regularization, 0.05, "L2 regularization lambda.");
 ABSL_FLAG(double, alpha, 1,
@@ -170,6 +174,14 @@ absl::StatusOr<TrainOptions> OptionsFromFlags() {
       static_cast<float>(absl::GetFlag(FLAGS_wishlist_weight));
 
   o.als.factors = absl::GetFlag(FLAGS_factors);
+  {
+    auto dtype = ParseFactorDtype(absl::GetFlag(FLAGS_factor_dtype));
+    if (!dtype.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--factor_dtype: ", dtype.status().message()));
+    }
+    o.factor_dtype = *dtype;
+  }
   o.als.iterations = absl::GetFlag(FLAGS_iterations);
   o.als.regularization =
       static_cast<float>(absl::GetFlag(FLAGS_regularization));

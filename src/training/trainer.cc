@@ -274,6 +274,7 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options) {
     summary.user_export_dir = options.user_export_dir;
     summary.exported_users = static_cast<int32_t>(data.user_ids.size());
   }
+  data.factor_dtype = options.factor_dtype;
   if (options.items_only) {
     data.user_ids.clear();
     data.user_factors.clear();

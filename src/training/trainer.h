@@ -57,6 +57,9 @@ struct TrainOptions {
   // RerankRequest.user_vector instead. Rankers are still fitted with the
   // users' factors, as the caller will supply them.
   bool items_only = false;
+  // How the written model stores its factors (rerank-train --factor_dtype;
+  // training itself is float32). rerank-eval serves its in-memory model so.
+  FactorDtype factor_dtype = FactorDtype::kFloat32;
   // Called by RunTraining with the log, the categories (null when none) and
   // the model trained on all of it, just before the model is written; its
   // result goes into TrainSummary::finish_summary. rerank-train fits the

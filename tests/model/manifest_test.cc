@@ -69,7 +69,7 @@ TEST(ManifestTest, Version2AddsTheComplementRolesBeforeTheOptionalOne) {
                              kComplementsIndptrRole, kComplementsIndicesRole,
                              kComplementsScoresRole, kItemCategoriesRole));
   EXPECT_TRUE(ManifestRoles(0).empty());
-  EXPECT_TRUE(ManifestRoles(4).empty());
+  EXPECT_TRUE(ManifestRoles(5).empty());
   EXPECT_EQ(DefaultFileName(kComplementsIndptrRole), "complements_indptr.npy");
 }
 
@@ -140,7 +140,7 @@ TEST(ManifestTest, Version2RequiresNumComplements) {
 }
 
 TEST(ManifestTest, UnsupportedVersionsNameTheSupportedOnes) {
-  for (int version : {4, 0, -1}) {
+  for (int version : {5, 0, -1}) {
     ModelManifest m = ValidManifest(1);
     m.format_version = version;
     // A newer format may have keys this reader does not know: the version
@@ -152,15 +152,66 @@ TEST(ManifestTest, UnsupportedVersionsNameTheSupportedOnes) {
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_THAT(std::string(s.message()),
                 HasSubstr(absl::StrCat("format_version ", version, " is ")));
-    EXPECT_THAT(std::string(s.message()), HasSubstr("1 to 3"));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("1 to 4"));
   }
   ModelManifest m = ValidManifest(1);
-  m.format_version = 4;
+  m.format_version = 5;
   EXPECT_THAT(
       std::string(
           ParseModelManifest(SerializeModelManifest(m)).status().message()),
-      HasSubstr("format_version 4 is newer than this reader supports (1 to "
-                "3); upgrade rerankd"));
+      HasSubstr("format_version 5 is newer than this reader supports (1 to "
+                "4); upgrade rerankd"));
+}
+
+// Version 4: factor_dtype, with the per-row scale files exactly for int8.
+ModelManifest DtypeManifest(const std::string& dtype) {
+  ModelManifest m = ValidManifest(4);
+  m.factor_dtype = dtype;
+  if (dtype != "int8") {
+    m.files.erase(kUserFactorScalesRole);
+    m.files.erase(kItemFactorScalesRole);
+  }
+  return m;
+}
+
+TEST(ManifestTest, Version4RoundTripsFactorDtypeAndScaleRoles) {
+  for (const std::string dtype : {"float16", "int8", "float32", ""}) {
+    const std::string json = SerializeModelManifest(DtypeManifest(dtype));
+    absl::StatusOr<ModelManifest> back = ParseModelManifest(json);
+    ASSERT_TRUE(back.ok()) << dtype << ": " << back.status();
+    EXPECT_EQ(back->format_version, 4);
+    EXPECT_EQ(back->factor_dtype, dtype);
+    EXPECT_EQ(back->files.contains(kItemFactorScalesRole), dtype == "int8");
+  }
+  EXPECT_EQ(DefaultFileName(kUserFactorScalesRole), "user_factor_scales.npy");
+  EXPECT_FALSE(IsRequiredRole(kItemFactorScalesRole, 4));
+}
+
+TEST(ManifestTest, FactorDtypeAndItsScalesAreCheckedAgainstEachOther) {
+  auto refusal = [](const ModelManifest& m) {
+    return std::string(
+        ParseModelManifest(SerializeModelManifest(m)).status().message());
+  };
+  ModelManifest m = DtypeManifest("int8");
+  m.files.erase(kItemFactorScalesRole);
+  EXPECT_THAT(refusal(m),
+              HasSubstr("missing required file role "
+                        "'files.item_factor_scales' (factor_dtype int8"));
+  m = ValidManifest(4);  // scales, but float32
+  EXPECT_THAT(refusal(m), HasSubstr("files.user_factor_scales is only for "
+                                    "factor_dtype int8 (this manifest's is "
+                                    "float32)"));
+  m = DtypeManifest("float16");
+  m.factor_dtype = "bfloat16";
+  EXPECT_THAT(refusal(m), HasSubstr("key 'factor_dtype' is 'bfloat16', must "
+                                    "be float32, float16 or int8"));
+  // Before version 4 the key does not exist; the message says which does.
+  const std::string v3 = absl::StrReplaceAll(
+      SerializeModelManifest(ValidManifest(3)),
+      {{"\"dim\": 8,", "\"dim\": 8, \"factor_dtype\": \"float16\","}});
+  EXPECT_THAT(std::string(ParseModelManifest(v3).status().message()),
+              HasSubstr("unknown key 'factor_dtype' for format_version 3 "
+                        "(float16 and int8 factors need format_version 4)"));
 }
 
 TEST(ManifestTest, SerializationIsDeterministic) {

@@ -329,17 +329,17 @@ TEST_F(ModelLoaderTest, RefusesFractionalCount) {
 TEST_F(ModelLoaderTest, RefusesNewerFormatVersion) {
   // A newer format may add keys; the version message must win over them.
   ReplaceManifestText("\"format_version\": 1,",
-                      "\"format_version\": 4, \"new_feature\": true,");
+                      "\"format_version\": 5, \"new_feature\": true,");
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
-                {"manifest.json: format_version 4 is newer than this reader "
-                 "supports (1 to 3); upgrade rerankd"});
+                {"manifest.json: format_version 5 is newer than this reader "
+                 "supports (1 to 4); upgrade rerankd"});
 }
 
 TEST_F(ModelLoaderTest, RefusesFormatVersionZero) {
   ReplaceManifestText("\"format_version\": 1,", "\"format_version\": 0,");
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
                 {"manifest.json: format_version 0 is not a format version "
-                 "(this reader supports 1 to 3)"});
+                 "(this reader supports 1 to 4)"});
 }
 
 TEST_F(ModelLoaderTest, RefusesUnknownManifestKey) {
@@ -449,6 +449,107 @@ TEST_F(ModelLoaderTest, RefusesWrongDtype) {
                   *EncodeNpyHeader("<f8", {4, 2}) + RawBytes(f64));
   ExpectRefused(absl::StatusCode::kFailedPrecondition,
                 {"item_factors.npy: dtype is '<f8', expected '<f4' (float32)"});
+}
+
+// --- float16 / int8 factor storage (format_version 4) -----------------------
+
+// TinyModelData written as `dtype` into a fresh directory.
+std::string WriteCompact(FactorDtype dtype) {
+  ModelData data = TinyModelData();
+  data.factor_dtype = dtype;
+  const std::string dir = rerank::testing::MakeTempDir();
+  EXPECT_TRUE(WriteModel(data, dir).ok());
+  return dir;
+}
+
+absl::Status LoadStatus(const std::string& dir) {
+  return LoadModel(dir).status();
+}
+
+TEST_F(ModelLoaderTest, CompactFactorsRoundTripWithinTheirErrorBound) {
+  for (FactorDtype dtype : {FactorDtype::kFloat16, FactorDtype::kInt8}) {
+    const std::string dir = WriteCompact(dtype);
+    auto model = LoadModel(dir);
+    ASSERT_TRUE(model.ok()) << model.status();
+    const ModelSnapshot& m = **model;
+    EXPECT_EQ(m.factor_dtype(), dtype);
+    EXPECT_EQ(m.metadata().format_version, 4);
+    const std::string manifest = ReadFile(dir + "/manifest.json");
+    EXPECT_THAT(manifest,
+                HasSubstr(absl::StrCat("\"factor_dtype\": \"",
+                                       FactorDtypeName(dtype), "\"")));
+    EXPECT_EQ(manifest.find("item_factor_scales") != std::string::npos,
+              dtype == FactorDtype::kInt8);
+    std::vector<float> row(m.dim());
+    for (int32_t r = 0; r < m.num_items(); ++r) {
+      DecodeRow(m.ItemMatrix(), r, row.data());
+      for (int i = 0; i < m.dim(); ++i) {
+        // float16: 2^-11 relative; int8: half a level of the row's max.
+        EXPECT_NEAR(row[i], data_.item_factors[r * m.dim() + i], 0.01)
+            << FactorDtypeName(dtype) << " item " << r;
+      }
+    }
+    for (int32_t r = 0; r < m.num_users(); ++r) {
+      DecodeRow(m.UserMatrix(), r, row.data());
+      EXPECT_NEAR(row[0], data_.user_factors[r * m.dim()], 0.01);
+    }
+  }
+}
+
+TEST_F(ModelLoaderTest, RefusesFactorFileOfAnotherDtypeThanDeclared) {
+  const std::string dir = WriteCompact(FactorDtype::kFloat16);
+  ReplaceRoleFile(
+      dir, kItemFactorsRole,
+      *EncodeNpyHeader("<f4", {4, 2}) + RawBytes(data_.item_factors));
+  const absl::Status s = LoadStatus(dir);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(),
+              HasSubstr("item_factors.npy: dtype is '<f4', expected '<f2' "
+                        "(float16) (factor_dtype float16 in manifest.json)"));
+}
+
+TEST_F(ModelLoaderTest, RefusesFloat16FactorsHoldingNaNOrInf) {
+  for (const auto& [bits, what] :
+       {std::pair<uint16_t, const char*>{0x7e00, "NaN"}, {0xfc00, "Inf"}}) {
+    const std::string dir = WriteCompact(FactorDtype::kFloat16);
+    std::vector<uint16_t> halves(6, 0x3c00);
+    halves[3] = bits;  // row 1, column 1
+    ReplaceRoleFile(dir, kUserFactorsRole,
+                    *EncodeNpyHeader("<f2", {3, 2}) + RawBytes(halves));
+    const absl::Status s = LoadStatus(dir);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(s.message(),
+                HasSubstr(absl::StrCat("user_factors.npy: row 1 column 1 is ",
+                                       what, " (float16)")));
+  }
+}
+
+TEST_F(ModelLoaderTest, RefusesMissingShortOrNonFiniteInt8Scales) {
+  std::string dir = WriteCompact(FactorDtype::kInt8);
+  EditManifest(dir,
+               [](ModelManifest& m) { m.files.erase(kItemFactorScalesRole); });
+  EXPECT_THAT(LoadStatus(dir).message(),
+              HasSubstr("missing required file role "
+                        "'files.item_factor_scales'"));
+
+  dir = WriteCompact(FactorDtype::kInt8);
+  ReplaceRoleFile(
+      dir, kItemFactorScalesRole,
+      *EncodeNpyHeader("<f4", {3}) + RawBytes(std::vector<float>{1, 1, 1}));
+  EXPECT_THAT(LoadStatus(dir).message(),
+              HasSubstr("item_factor_scales.npy: shape is (3,), expected "
+                        "(4,) (num_items in manifest.json)"));
+
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), -1.0f}) {
+    dir = WriteCompact(FactorDtype::kInt8);
+    ReplaceRoleFile(dir, kItemFactorScalesRole,
+                    *EncodeNpyHeader("<f4", {4}) +
+                        RawBytes(std::vector<float>{1, 1, bad, 1}));
+    const absl::Status s = LoadStatus(dir);
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(s.message(), HasSubstr("item_factor_scales.npy: row 2 is "));
+    EXPECT_THAT(s.message(), HasSubstr("must be finite and >= 0"));
+  }
 }
 
 TEST_F(ModelLoaderTest, RefusesInt32Indptr) {

@@ -4,6 +4,8 @@
 // the reason) when /usr/bin/python3 has no numpy.
 
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -64,11 +66,11 @@ std::string DocsExample(const std::string& complements_line) {
 }
 
 absl::StatusOr<std::shared_ptr<const ModelSnapshot>> RunDocsExample(
-    const std::string& script) {
+    const std::string& script, const std::string& extra_env = "") {
   const std::string out = absl::StrCat(MakeTempDir(), "/model");
   std::string output;
-  const int rc =
-      RunPython(script, absl::StrCat("MODEL_DIR='", out, "'"), &output);
+  const int rc = RunPython(
+      script, absl::StrCat("MODEL_DIR='", out, "' ", extra_env), &output);
   if (rc != 0) {
     return absl::InternalError(absl::StrCat("exit ", rc, ": ", output));
   }
@@ -110,6 +112,36 @@ TEST(ModelPythonTest, DocsExampleWithoutComplementsWritesVersion1) {
   EXPECT_EQ((*model)->metadata().format_version, 1);
   EXPECT_FALSE((*model)->has_complements());
   EXPECT_GT((*model)->num_neighbors(), 0);
+}
+
+TEST(ModelPythonTest, DocsExampleWritesFloat16AndInt8Models) {
+  SKIP_WITHOUT_NUMPY();
+  absl::StatusOr<std::shared_ptr<const ModelSnapshot>> reference =
+      RunDocsExample(DocsExample(""));
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  const ModelSnapshot& f32 = **reference;
+  for (const auto& [name, dtype, tol] :
+       {std::tuple("float16", FactorDtype::kFloat16, 2e-3),
+        std::tuple("int8", FactorDtype::kInt8, 2e-2)}) {
+    for (const char* complements : {"", "complements = None"}) {
+      absl::StatusOr<std::shared_ptr<const ModelSnapshot>> model =
+          RunDocsExample(DocsExample(complements),
+                         absl::StrCat("FACTOR_DTYPE=", name));
+      ASSERT_TRUE(model.ok()) << name << ": " << model.status();
+      const ModelSnapshot& m = **model;
+      EXPECT_EQ(m.metadata().format_version, 4);
+      EXPECT_EQ(m.factor_dtype(), dtype);
+      EXPECT_EQ(m.has_complements(), complements[0] == '\0');
+      std::vector<float> row(m.dim());
+      for (int32_t r = 0; r < m.num_items(); ++r) {
+        DecodeRow(m.ItemMatrix(), r, row.data());
+        for (int i = 0; i < m.dim(); ++i) {
+          // Standard normal values: within the encodings' error bounds.
+          EXPECT_NEAR(row[i], f32.ItemFactors(r)[i], tol) << name;
+        }
+      }
+    }
+  }
 }
 
 TEST(ModelPythonTest, NumpyReadsWrittenFilesAndWritesIdenticalBytes) {

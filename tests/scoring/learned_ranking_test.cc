@@ -225,6 +225,30 @@ TEST(ExtractFeaturesTest, RequestUserVectorStandsInForTheModelsRow) {
   EXPECT_NE(by_vector, by_id);
 }
 
+TEST(ExtractFeaturesTest, CompactFactorModelsGiveTheFloat32Features) {
+  const auto model = Model({}, RankerKind::kFormula);
+  std::vector<float> want;
+  ASSERT_TRUE(
+      ExtractFeatures(*model, Request(), ScorerOptions(), kNow, &want).ok());
+  for (FactorDtype dtype : {FactorDtype::kFloat16, FactorDtype::kInt8}) {
+    ModelData data = BaseData();
+    data.factor_dtype = dtype;
+    auto compact = ModelSnapshot::FromData(std::move(data));
+    ASSERT_TRUE(compact.ok()) << compact.status();
+    std::vector<float> got;
+    ASSERT_TRUE(
+        ExtractFeatures(**compact, Request(), ScorerOptions(), kNow, &got)
+            .ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      // BaseData's factors are exact in float16; int8 is within a level.
+      EXPECT_NEAR(got[i], want[i], dtype == FactorDtype::kFloat16 ? 0 : 2e-2)
+          << FactorDtypeName(dtype) << " candidate " << i / kNumFeatures
+          << " feature " << FeatureNames()[i % kNumFeatures];
+    }
+  }
+}
+
 TEST(ExtractFeaturesTest, PurchasedCandidateAndDuplicatesAndDropped) {
   const auto model = Model({}, RankerKind::kFormula);
   v1::RerankRequest request = Request();

@@ -38,8 +38,10 @@ constexpr double kFloatTol = 1e-6;           // factor terms are float math
 //   carol [1, 1]          hat  [0.5, 0.5] hats      hat  -> (none)
 //                         bag  [2,   0  ] bags      bag  -> belt 0.75
 //                         belt [0,   2  ] belts     belt -> (none)
-std::unique_ptr<const ModelSnapshot> MakeModel() {
+std::unique_ptr<const ModelSnapshot> MakeModel(
+    FactorDtype dtype = FactorDtype::kFloat32) {
   ModelData data;
+  data.factor_dtype = dtype;
   data.version = "test-v1";
   data.dim = 2;
   data.user_ids = {"alice", "bob", "carol"};
@@ -392,6 +394,38 @@ TEST_F(ScorerTest, ItemsOnlyModelIsPersonalisedByTheRequestVector) {
   EXPECT_NEAR(Score(response, "sock"), 3.0, kFloatTol);
   EXPECT_EQ(response.user_vector_source(), v1::USER_VECTOR_SOURCE_REQUEST);
   EXPECT_THAT(response.fallbacks(), IsEmpty());
+}
+
+// The same requests on the model stored as float16 and int8 (every test
+// value is exact in float16; int8 is within a level): same order, scores
+// within the encoding error, through the user row, the session vector,
+// neighbours, diversity and explanations.
+TEST_F(ScorerTest, CompactFactorModelsRankLikeTheFloat32Model) {
+  v1::RerankRequest request;
+  request.set_user_id("carol");
+  request.set_explain(true);
+  for (const char* id : {"shoe", "sock", "hat", "bag", "belt", "ghost"}) {
+    AddCandidate(&request, id, 0.1);
+  }
+  AddEvent(&request, "bag", v1::EVENT_TYPE_VIEW, kNow - kHalfLifeMs);
+  AddEvent(&request, "sock", v1::EVENT_TYPE_ADD_TO_CART, kNow);
+  request.mutable_rules()->mutable_diversity()->set_lambda(0.7);
+  request.mutable_rules()->mutable_diversity()->set_top(3);
+  const v1::RerankResponse want = Run(request);
+  for (FactorDtype dtype : {FactorDtype::kFloat16, FactorDtype::kInt8}) {
+    const auto compact = MakeModel(dtype);
+    v1::RerankResponse got;
+    ASSERT_TRUE(Rerank(*compact, request, Options(), kNow, &got).ok());
+    ASSERT_EQ(Ids(got), Ids(want)) << FactorDtypeName(dtype);
+    for (int i = 0; i < want.items_size(); ++i) {
+      const double tol = dtype == FactorDtype::kFloat16 ? 1e-9 : 1e-5;
+      EXPECT_NEAR(got.items(i).score(), want.items(i).score(), tol)
+          << FactorDtypeName(dtype) << " " << want.items(i).item_id();
+      EXPECT_NEAR(got.items(i).explanation().factor(),
+                  want.items(i).explanation().factor(), tol);
+    }
+    EXPECT_EQ(got.user_vector_source(), v1::USER_VECTOR_SOURCE_MODEL);
+  }
 }
 
 TEST_F(ScorerTest, AnonymousUserWithoutEventsKeepsBaseOrderWithFallback) {
