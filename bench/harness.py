@@ -20,17 +20,27 @@ import urllib.request
 
 class Rerankd:
     """The server process and its ports; a context manager that stops it
-    (SIGTERM, then SIGKILL after 30 s) and removes its model root."""
+    (SIGTERM, then SIGKILL after 30 s) and removes its model root.
 
-    def __init__(self, build, config, model_dir, extra_flags=()):
+    With `shared_dir`, the server serves that directory itself (as its
+    model root's `.`, nothing copied or removed): several servers then
+    serve the very same files, as replicas on one node do."""
+
+    def __init__(self, build, config, model_dir, extra_flags=(),
+                 shared_dir=None):
         self.build = build
         self.model_dir = model_dir
-        self.root = tempfile.mkdtemp(prefix="rerank-bench-")
-        for name in ("a", "b"):
-            shutil.copytree(model_dir, os.path.join(self.root, name))
+        self.owns_root = shared_dir is None
+        if self.owns_root:
+            self.root = tempfile.mkdtemp(prefix="rerank-bench-")
+            for name in ("a", "b"):
+                shutil.copytree(model_dir, os.path.join(self.root, name))
+            initial = "a"
+        else:
+            self.root, initial = os.path.split(os.path.abspath(shared_dir))
         cmd = [os.path.join(build, "src/server/rerankd"),
                "--config=" + config, "--model_root=" + self.root,
-               "--initial_model=a", "--listen=127.0.0.1:0",
+               "--initial_model=" + initial, "--listen=127.0.0.1:0",
                "--admin_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
                "--log_level=info", "--shutdown_drain_seconds=0"]
         cmd += list(extra_flags)
@@ -54,7 +64,8 @@ class Rerankd:
                                  daemon=True).start()
                 return
         self.proc.kill()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
         sys.exit("rerankd did not start:\n" + "".join(lines))
 
     def __enter__(self):
@@ -66,7 +77,8 @@ class Rerankd:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if self.owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     @property
     def pid(self):
@@ -116,6 +128,17 @@ class Rerankd:
             except ValueError:
                 pass
         return values
+
+    def memory_kib(self):
+        """Rss, Pss, Shared_Clean, Private_Clean and Private_Dirty in KiB,
+        from /proc/PID/smaps_rollup."""
+        out = {}
+        with open("/proc/%d/smaps_rollup" % self.pid) as f:
+            for line in f:
+                m = re.match(r"(\w+):\s+(\d+) kB", line)
+                if m:
+                    out[m.group(1)] = int(m.group(2))
+        return out
 
     def rss_kib_and_fds(self):
         with open("/proc/%d/status" % self.pid) as f:
