@@ -52,6 +52,8 @@ ABSL_FLAG(int64_t, users, 10'000'000, "--generate: users.");
 ABSL_FLAG(int64_t, items, 1'000'000, "--generate: items.");
 ABSL_FLAG(int32_t, dim, 64, "--generate: dimension.");
 ABSL_FLAG(int32_t, neighbors, 20, "--generate: neighbours per item.");
+ABSL_FLAG(std::string, factor_dtype, "float32",
+          "--generate: how the factors are stored (float32, float16, int8).");
 ABSL_FLAG(int32_t, repeat, 3, "Loads to time (the best and all are shown).");
 ABSL_FLAG(bool, verify_checksums, true, "LoadOptions.verify_checksums.");
 ABSL_FLAG(int64_t, copy_max_bytes, -1,
@@ -134,6 +136,14 @@ int Generate(const std::string& dir) {
   o.items = absl::GetFlag(FLAGS_items);
   o.dim = absl::GetFlag(FLAGS_dim);
   o.neighbors = absl::GetFlag(FLAGS_neighbors);
+  absl::StatusOr<FactorDtype> dtype =
+      ParseFactorDtype(absl::GetFlag(FLAGS_factor_dtype));
+  if (!dtype.ok()) {
+    std::fprintf(stderr, "--factor_dtype: %s\n",
+                 dtype.status().ToString().c_str());
+    return 2;
+  }
+  o.factor_dtype = *dtype;
   absl::Time t = absl::Now();
   ModelData data = MakeSyntheticModelData(o);
   std::fprintf(stderr, "generated %lld users x %lld items x dim %d in %.1f s\n",

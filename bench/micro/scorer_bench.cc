@@ -102,19 +102,30 @@ enum class ResponseOn {
   kPooledWire,  // the same, items in wire form (RerankWire): rerankd now
 };
 
-// kDtypeArg: a fifth argument names the factor storage (0 float32,
-// 1 float16, 2 int8).
+// What a fifth benchmark argument means, if any.
+enum class Fifth {
+  kNone,
+  kDtype,  // the factor storage: 0 float32, 1 float16, 2 int8
+  kTopK,   // request.top_k
+};
+
 template <bool kNull, ResponseOn kOn = ResponseOn::kHeap,
-          bool kDtypeArg = false>
+          Fifth kFifth = Fifth::kNone>
 void RunScorer(benchmark::State& state) {
   const int candidates = static_cast<int>(state.range(0));
   const int32_t dim = static_cast<int32_t>(state.range(1));
   const int events = static_cast<int>(state.range(2));
   const int64_t items = state.range(3);
-  const FactorDtype dtype = kDtypeArg ? static_cast<FactorDtype>(state.range(4))
-                                      : FactorDtype::kFloat32;
+  const FactorDtype dtype = kFifth == Fifth::kDtype
+                                ? static_cast<FactorDtype>(state.range(4))
+                                : FactorDtype::kFloat32;
   const auto model = ModelFor(items, dim, kNeighbors, kUsers, dtype);
-  const auto requests = Requests(items, candidates, events, kPoolSize);
+  auto requests = Requests(items, candidates, events, kPoolSize);
+  if constexpr (kFifth == Fifth::kTopK) {
+    for (v1::RerankRequest& r : requests) {
+      r.set_top_k(static_cast<uint32_t>(state.range(4)));
+    }
+  }
   const ScorerOptions options = DefaultScorerOptions();
   RerankAllocator allocator;
   std::string items_wire;  // kept across calls, as rerankd's per thread
@@ -182,7 +193,11 @@ void BM_RerankNullWire(benchmark::State& state) {
 // rerankd's path (pooled arena, wire items) on float32 / float16 / int8
 // factor storage: the long-list and the end-to-end shapes.
 void BM_RerankFactorDtype(benchmark::State& state) {
-  RunScorer<false, ResponseOn::kPooledWire, true>(state);
+  RunScorer<false, ResponseOn::kPooledWire, Fifth::kDtype>(state);
+}
+// Long lists cut to a short page: partial ordering only.
+void BM_RerankTopK(benchmark::State& state) {
+  RunScorer<false, ResponseOn::kPooledWire, Fifth::kTopK>(state);
 }
 
 void ScorerArgs(benchmark::internal::Benchmark* b) {
@@ -206,6 +221,10 @@ BENCHMARK(BM_RerankFactorDtype)
     ->ArgNames({"cand", "dim", "events", "items", "dtype"})
     ->ArgsProduct({{1000}, {64}, {50}, {kDefaultItems, 1'000'000}, {0, 1, 2}})
     ->ArgsProduct({{200}, {64}, {20}, {kDefaultItems}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RerankTopK)
+    ->ArgNames({"cand", "dim", "events", "items", "top_k"})
+    ->ArgsProduct({{10000}, {64}, {50}, {kDefaultItems}, {0, 100}})
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RerankPooledArena)
     ->Apply(ScorerArgs)

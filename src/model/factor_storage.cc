@@ -1,5 +1,6 @@
 #include "model/factor_storage.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -161,9 +162,15 @@ float RowScale(const FactorMatrix& m, int64_t row) {
 }  // namespace
 
 bool HasAvx2F16c() {
-  static const bool has = __builtin_cpu_supports("avx2") &&
-                          __builtin_cpu_supports("fma") &&
-                          __builtin_cpu_supports("f16c");
+  // F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports
+  // does not know "f16c". AVX2 and FMA imply the OS saves the YMM state.
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+    const bool f16c = (ecx & (1u << 29)) != 0;
+    return f16c && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+  }();
   return has;
 }
 

@@ -25,6 +25,7 @@ v1::ModelInfo ModelInfoFromSnapshot(const ModelSnapshot& model) {
     }
   }
   info.set_has_item_counts(model.has_item_counts());
+  info.set_factor_dtype(std::string(FactorDtypeName(model.factor_dtype())));
   return info;
 }
 

@@ -22,6 +22,7 @@ namespace rerank {
 namespace {
 
 using ::rerank::testing::TempDir;
+using ::rerank::testing::TinyModel;
 using ::rerank::testing::TinySnapshot;
 using ::rerank::testing::WriteTinyModel;
 using ::testing::ElementsAre;
@@ -77,6 +78,17 @@ std::vector<std::string> Order(const v1::RerankResponse& response) {
   std::vector<std::string> ids;
   for (const auto& item : response.items()) ids.push_back(item.item_id());
   return ids;
+}
+
+TEST(ModelInfoTest, SaysHowTheFactorsAreStored) {
+  for (FactorDtype dtype : {FactorDtype::kFloat16, FactorDtype::kInt8}) {
+    ModelData data = TinyModel("compact");
+    data.factor_dtype = dtype;
+    auto model = ModelSnapshot::FromData(std::move(data));
+    ASSERT_TRUE(model.ok()) << model.status();
+    EXPECT_EQ(ModelInfoFromSnapshot(**model).factor_dtype(),
+              FactorDtypeName(dtype));
+  }
 }
 
 TEST(RerankerServiceTest, NoModelIsUnavailable) {
@@ -192,6 +204,7 @@ TEST(ModelAdminServiceTest, ReloadReportsModelPreviousVersionAndTime) {
   EXPECT_EQ(info.checksum().size(), 64u);  // hex sha256
   EXPECT_EQ(info.format_version(), 1u);
   EXPECT_FALSE(info.has_categories());
+  EXPECT_EQ(info.factor_dtype(), "float32");
   EXPECT_GT(info.loaded_at_ms(), 0);
 
   auto current = (*service)->HandleGetModelInfo();
