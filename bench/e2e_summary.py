@@ -127,7 +127,7 @@ def main():
     a = ap.parse_args()
 
     servers = {}
-    for name in ("full", "null", "before-full", "before-null"):
+    for name in ("full", "null", "transport", "before-full", "before-null"):
         s = server_summary(a.work, name)
         if s:
             servers[name] = s
@@ -199,7 +199,30 @@ def main():
             reload_run["requests_per_second"],
             full["open"]["requests_per_second"])
 
+    transport = servers.get("transport")
+    if full and transport:
+        ratios["max_rps_full_over_transport"], ratios[
+            "max_rps_full_over_transport_by_round"] = paired(full, transport)
+        ratios["cpu_capacity_full_over_transport"], ratios[
+            "cpu_capacity_full_over_transport_by_round"] = paired_cpu(
+                full, transport)
+        if "h2load" in full and "h2load" in transport:
+            ratios["h2load_rps_full_over_transport"] = ratio(
+                full["h2load"].get("requests_per_second"),
+                transport["h2load"].get("requests_per_second"))
+        if "open" in full and "open" in transport:
+            ratios["open_p99_full_over_transport"] = ratio(
+                full["open"]["p99_us"], transport["open"]["p99_us"])
+
     targets = {}
+    if "max_rps_full_over_transport" in ratios:
+        # Issue 16 item 5: full >= 0.70 of the transport floor, p99 at half
+        # load <= 1.25x the floor's.
+        targets["max_rps_full_ge_70pct_of_transport"] = (
+            ratios["max_rps_full_over_transport"] >= 0.7)
+        if ratios.get("open_p99_full_over_transport") is not None:
+            targets["open_p99_full_le_1.25x_transport"] = (
+                ratios["open_p99_full_over_transport"] <= 1.25)
     if "max_rps_full_over_null" in ratios:
         targets["max_rps_full_ge_80pct_of_null"] = (
             ratios["max_rps_full_over_null"] >= 0.8)

@@ -3,7 +3,9 @@
 #
 # For each server -- rerankd with the full scorer, then the same binary with
 # --scorer=null (same parsing, validation, dedupe and server stack, answers
-# in input order) -- one after the other on the same kind of loopback port:
+# in input order), then with --scorer=transport (answers every call with the
+# first call's response bytes, parsing nothing: gRPC + HTTP/2 alone) -- one
+# after the other on the same kind of loopback port:
 #   1. closed loop (rerank-loadgen, 32 calls in flight over 2 connections,
 #      where throughput peaked in sweeps of 8..128; --concurrency="8 32 128"
 #      sweeps), repeated --rounds times with the servers interleaved: a
@@ -275,7 +277,7 @@ open_and_h2load() {
   stop_server
 }
 
-servers=("full $build full" "null $build null")
+servers=("full $build full" "null $build null" "transport $build transport")
 if [ -n "$baseline" ]; then
   servers+=("before-full $baseline full" "before-null $baseline null")
 fi

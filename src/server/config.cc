@@ -26,7 +26,7 @@ namespace {
 constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn",
                                       "error"};
 constexpr const char* kLogFormats[] = {"text", "json"};
-constexpr const char* kScorers[] = {"full", "null"};
+constexpr const char* kScorers[] = {"full", "null", "transport"};
 
 template <size_t N>
 bool OneOf(const std::string& value, const char* const (&allowed)[N]) {

@@ -50,7 +50,8 @@ ABSL_FLAG(std::string, log_level, "",
           "Overrides logging.level: trace|debug|info|warn|error.");
 ABSL_FLAG(std::string, log_format, "", "Overrides logging.format: text|json.");
 ABSL_FLAG(std::string, scorer, "",
-          "Overrides scorer: full|null (null = input order, for benchmarks).");
+          "Overrides scorer: full|null|transport (null = input order, "
+          "transport = the first response replayed; for benchmarks).");
 ABSL_FLAG(std::string, ranker, "",
           "Overrides ranker: formula|linear|gbdt (empty: the model's default).");
 ABSL_FLAG(std::string, shutdown_drain_seconds, "",
@@ -128,7 +129,7 @@ int Run(int argc, char** argv) {
       "rerankd --config=FILE [--listen=HOST:PORT] [--admin_listen=HOST:PORT] "
       "[--metrics_listen=HOST:PORT|off] [--admin_token_file=FILE] "
       "[--model_root=DIR] [--initial_model=DIR] [--log_level=LEVEL] "
-      "[--log_format=text|json] [--scorer=full|null]");
+      "[--log_format=text|json] [--scorer=full|null|transport]");
   absl::ParseCommandLine(argc, argv);
 
   // Debian's Abseil is built without NDEBUG, which leaves absl::Mutex's

@@ -174,6 +174,7 @@ absl::Status RerankServer::Start(Hooks hooks) {
   reranker_options.scorer = scorer_options;
   reranker_options.max_inflight_requests =
       config_.limits().max_inflight_requests();
+  reranker_options.transport_floor = config_.scorer() == "transport";
   reranker_options.clock = std::move(hooks.clock);
   reranker_options.observer = metrics_.get();
   if (metrics_ != nullptr && hooks.observer != nullptr) {

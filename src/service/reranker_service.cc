@@ -81,7 +81,8 @@ RerankerService::RerankerService(const ModelStore& store,
       max_inflight_(options.max_inflight_requests),
       clock_(std::move(options.clock)),
       observer_(options.observer),
-      wire_responses_(options.wire_responses) {
+      wire_responses_(options.wire_responses),
+      transport_floor_(options.transport_floor) {
   if (options.arena_messages) {
     allocator_ = std::make_unique<RerankAllocator>();
   }
@@ -91,6 +92,13 @@ grpc::ServerUnaryReactor* RerankerService::Rerank(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (transport_floor_ && floor_ready_.load(std::memory_order_acquire)) {
+    grpc::Slice kept = floor_response_;  // a reference, not a copy
+    grpc::ByteBuffer buffer(&kept, 1);
+    response_bytes->Swap(&buffer);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
   const absl::Time start = observer_ ? absl::Now() : absl::InfinitePast();
   // The call's messages: on a pooled arena, or on the stack.
   grpc::MessageHolder<v1::RerankRequest, v1::RerankResponse>* holder =
@@ -126,6 +134,13 @@ grpc::ServerUnaryReactor* RerankerService::Rerank(
     }
     grpc::ByteBuffer buffer(&slice, 1);
     response_bytes->Swap(&buffer);
+    if (transport_floor_) {
+      absl::MutexLock lock(&floor_mu_);
+      if (!floor_ready_.load(std::memory_order_relaxed)) {
+        floor_response_ = slice;
+        floor_ready_.store(true, std::memory_order_release);
+      }
+    }
   }
   if (observer_ != nullptr) {
     observer_->OnRerank(*request, *response, status, absl::Now() - start);

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "lifecycle/model_store.h"
@@ -51,6 +52,11 @@ struct RerankerServiceOptions {
   // (RerankWire, scorer.h) instead of built as RankedItem messages and then
   // serialized. Off only to measure the difference.
   bool wire_responses = true;
+  // The transport floor (config "scorer": "transport"): the first call that
+  // succeeds is scored in full and its response bytes kept; every later
+  // call gets those bytes back without its request being parsed or looked
+  // at. What is left is gRPC and HTTP/2 alone. Benchmarks only.
+  bool transport_floor = false;
 };
 
 // rerank.v1.Reranker on gRPC's callback API. Each call takes the served
@@ -141,6 +147,12 @@ class RerankerService final : public v1::Reranker::WithRawCallbackMethod_Rerank<
   const Clock clock_;
   RerankObserver* const observer_;
   const bool wire_responses_;
+  const bool transport_floor_;
+  // transport_floor: the first response, written once under floor_mu_ and
+  // then only read (after floor_ready_ is seen true).
+  absl::Mutex floor_mu_;
+  grpc::Slice floor_response_;
+  std::atomic<bool> floor_ready_{false};
   // The messages of each call when options.arena_messages (used by the raw
   // handler as gRPC would use a registered allocator).
   using RerankAllocator =

@@ -344,6 +344,24 @@ TEST_F(ServerTest, UserVectorOverTheWireReordersOrIsRefusedNamingTheDim) {
   EXPECT_EQ(response.user_vector_source(), v1::USER_VECTOR_SOURCE_MODEL);
 }
 
+TEST_F(ServerTest, TransportFloorReplaysTheFirstResponseParsingNothing) {
+  config_.set_initial_model("a");
+  config_.set_scorer("transport");
+  Start();
+  v1::RerankResponse first;
+  ASSERT_TRUE(Rerank(U1Request(), &first).ok());
+  EXPECT_THAT(Order(first), ElementsAre("b", "c", "a"));
+  // Another request, even one the full scorer would refuse, gets the same
+  // bytes back: nothing of it is read.
+  v1::RerankRequest other = U1Request();
+  other.set_request_id("other");
+  other.set_top_k(1);
+  other.mutable_candidates(0)->clear_item_id();  // INVALID_ARGUMENT in full
+  v1::RerankResponse replayed;
+  ASSERT_TRUE(Rerank(other, &replayed).ok());
+  EXPECT_EQ(replayed.SerializeAsString(), first.SerializeAsString());
+}
+
 TEST_F(ServerTest, EmptyCandidatesIsOkAndEmpty) {
   config_.set_initial_model("a");
   Start();
