@@ -661,6 +661,327 @@ absl::Status ValidateEvalOptions(const EvalOptions& o) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The strategies of a run: the baseline, user-based CF, the factors alone
+// and the full scorer, then each learned ranker the model has by name, then
+// the options' variants. Fills `strategies` (names and descriptions, index
+// 0 the baseline) and returns the Rerank ones with their scorer options.
+absl::StatusOr<std::vector<RerankStrategy>> BuildStrategies(
+    const EvalOptions& options, const ModelSnapshot& model,
+    std::vector<StrategyInfo>* strategies) {
+  *strategies = {
+      {"baseline", absl::StrCat("retriever order (",
+                                RetrieverKindName(options.retriever), ")")},
+      {"user_cf", absl::StrCat("user-based CF, cosine over binary train "
+                               "histories, k=",
+                               options.user_knn_k)},
+      {"factors",
+       "Rerank, w_base=w_nb=0, every w_type=0, purchase_demotion=0: "
+       "<u, v_c> with the user's own factors"},
+      {"full", "Rerank, the server's scoring weights"},
+  };
+  std::vector<RerankStrategy> rerank_strategies;
+  {
+    ASSIGN_OR_RETURN(ScoringWeights factors,
+                     FactorsOnlyWeights(options.full_weights));
+    RerankStrategy s;
+    s.index = 2;
+    s.options.weights = factors;
+    // A term of the formula, whatever the model's default ranker.
+    s.options.ranker = RankerKind::kFormula;
+    rerank_strategies.push_back(s);
+    s.index = 3;
+    s.options.weights = options.full_weights;
+    s.options.ranker.reset();
+    s.explain = true;
+    rerank_strategies.push_back(s);
+    (*strategies)[3].description = absl::StrCat(
+        (*strategies)[3].description, ", the model's default ranker (",
+        RankerKindName(model.default_ranker()), ")");
+    s.explain = false;
+    // Each ranker of the model by name, when it has learned ones.
+    if (model.ranker(RankerKind::kLinear) != nullptr ||
+        model.ranker(RankerKind::kGbdt) != nullptr) {
+      for (const RankerKind kind :
+           {RankerKind::kFormula, RankerKind::kLinear, RankerKind::kGbdt}) {
+        if (kind != RankerKind::kFormula && model.ranker(kind) == nullptr) {
+          continue;
+        }
+        s.index = static_cast<int>(strategies->size());
+        s.options.ranker = kind;
+        rerank_strategies.push_back(s);
+        strategies->push_back(
+            {std::string(RankerKindName(kind)),
+             kind == RankerKind::kFormula
+                 ? std::string("Rerank, the server's scoring weights, the "
+                               "hand-weighted formula")
+                 : absl::StrCat("Rerank, the model's ", RankerKindName(kind),
+                                " ranker (",
+                                model.ranker(kind)->spec().description, ")")});
+      }
+    }
+    for (const ScoringVariant& v : options.variants) {
+      ASSIGN_OR_RETURN(
+          ScoringWeights w,
+          ApplyScoringParams(options.full_weights, v.overrides, v.name));
+      s.index = static_cast<int>(strategies->size());
+      s.options.weights = w;
+      s.options.ranker = v.ranker;
+      s.rules = v.rules.ByteSizeLong() > 0 ? &v.rules : nullptr;
+      rerank_strategies.push_back(s);
+      strategies->push_back({v.name, v.description});
+    }
+  }
+  return rerank_strategies;
+}
+
+// What every test case reads while it is scored (step 3 of
+// RunEvaluation); nothing in it changes then.
+struct CaseInputs {
+  const std::vector<Interaction>& xs;
+  const EvalOptions& options;
+  const InteractionMatrix& matrix;
+  const ModelSnapshot& model;
+  const absl::flat_hash_map<absl::string_view, int32_t>& user_row;
+  const absl::flat_hash_map<absl::string_view, int32_t>& item_row;
+  const UserHistories& histories;
+  const UserKnn& knn;
+  // Known users' neighbourhoods, computed once: knn_cache[k] is
+  // knn_users[k]'s (sorted ids).
+  const std::vector<int32_t>& knn_users;
+  const std::vector<std::vector<ScoredUser>>& knn_cache;
+  const std::vector<ScoredItem>& popularity_top;
+  const CooccurrenceRetriever& cooccurrence;
+  const std::vector<RerankStrategy>& rerank_strategies;
+  const std::vector<StrategyInfo>& strategies;
+  bool model_has_categories;
+  double half_life_ms;
+};
+
+// Scores test cases one after another for one chunk of RunEvaluation's
+// step 3: the candidate list, every strategy's rank of the held-out item,
+// and ILD / coverage / catalog flags of each strategy's first k. Owns its
+// scratch buffers (reused across cases); writes only the case's record and
+// the chunk's `seen` flags. Not thread-safe: one per chunk.
+class CaseScorer {
+ public:
+  CaseScorer(const CaseInputs& in, std::vector<char>* seen)
+      : in_(in),
+        num_strategies_(static_cast<int>(in.strategies.size())),
+        model_items_(in.model.num_items()),
+        f32_(in.model.factor_dtype() == FactorDtype::kFloat32),
+        seen_(*seen) {
+    seen_.assign(
+        static_cast<size_t>(kNumSegments) * num_strategies_ * model_items_, 0);
+  }
+
+  // The test interaction xs[idx] into *rec. INTERNAL when Rerank refuses a
+  // case (the evaluator built the request, so that is a bug).
+  absl::Status Score(int64_t idx, CaseRecord* rec) {
+    const EvalOptions& options = in_.options;
+    const Interaction& x = in_.xs[idx];
+    rec->interaction = idx;
+    rec->ranks.assign(num_strategies_, 0);
+    rec->ild.assign(num_strategies_, 0);
+    rec->coverage.assign(num_strategies_, 0);
+    const int32_t u = Find(in_.user_row, x.user_id);
+    const int32_t true_row = Find(in_.item_row, x.item_id);
+    rec->known_user = u >= 0;
+    rec->true_item_known = true_row >= 0;
+
+    // The user's events strictly before the test moment.
+    const UserHistories& histories = in_.histories;
+    const int32_t slot = histories.slot.at(x.user_id);
+    const auto first = histories.order.begin() + histories.indptr[slot];
+    const auto last = histories.order.begin() + histories.indptr[slot + 1];
+    const auto cut = std::partition_point(first, last, [&](int64_t j) {
+      return in_.xs[j].timestamp < x.timestamp;
+    });
+    for (auto it = first; it != cut && !rec->repeat; ++it) {
+      rec->repeat = in_.xs[*it].item_id == x.item_id;
+    }
+    const auto ev_begin =
+        cut - std::min<int64_t>(cut - first, options.max_events);
+    const int64_t now_ms = ToMillis(x.timestamp);
+    history_rows_.clear();
+    for (auto it = ev_begin; it != cut; ++it) {
+      history_rows_.push_back(Find(in_.item_row, in_.xs[*it].item_id));
+      if (static_cast<double>(now_ms - ToMillis(in_.xs[*it].timestamp)) <=
+          in_.half_life_ms) {
+        rec->session_event = true;
+      }
+    }
+    rec->events = static_cast<int32_t>(cut - ev_begin);
+
+    // Candidates and the baseline.
+    EvalRng rng(
+        DeriveSeed(options.seed, kCandidateStream, static_cast<uint64_t>(idx)));
+    const CandidateList list =
+        BuildCandidateList(options.retriever == RetrieverKind::kCooccurrence
+                               ? in_.cooccurrence.Retrieve(
+                                     history_rows_, options.num_candidates + 1)
+                               : in_.popularity_top,
+                           true_row, options.num_candidates, rng);
+    rec->true_retrieved = list.true_retrieved;
+    rec->ranks[0] = list.true_position + 1;
+    const int list_size = static_cast<int>(list.items.size());
+    const int k_top = std::min(options.cutoff, list_size);
+    model_rows_.resize(list_size);
+    for (int k = 0; k < list_size; ++k) {
+      model_rows_[k] = in_.model.FindItem(
+          list.items[k] >= 0 ? in_.matrix.item_ids[list.items[k]] : x.item_id);
+    }
+    top_.resize(k_top);
+    std::iota(top_.begin(), top_.end(), 0);
+    // Every segment predicate reads fields known by now.
+    segments_.clear();
+    for (int g = 0; g < kNumSegments; ++g) {
+      if (kSegments[g].keep(*rec)) segments_.push_back(g);
+    }
+    BeyondAccuracy(0, rec);
+
+    // User-based CF. A cold user is described by the items of the events
+    // they have so far (test-side, before now).
+    {
+      std::vector<ScoredUser> fresh;
+      const std::vector<ScoredUser>* neighbors = &fresh;
+      if (u >= 0) {
+        const auto k =
+            std::lower_bound(in_.knn_users.begin(), in_.knn_users.end(), u) -
+            in_.knn_users.begin();
+        neighbors = &in_.knn_cache[k];
+      } else {
+        fresh = in_.knn.Neighbors(history_rows_, -1, options.user_knn_k);
+      }
+      const std::vector<int> ranks =
+          RanksByScore(in_.knn.ScoreItems(*neighbors, list.items));
+      rec->ranks[1] = ranks[list.true_position];
+      for (int k = 0; k < list_size; ++k) {
+        if (ranks[k] <= k_top) top_[ranks[k] - 1] = k;
+      }
+      BeyondAccuracy(1, rec);
+    }
+
+    // The same request for every Rerank strategy.
+    request_.Clear();
+    request_.set_request_id(absl::StrCat("case-", idx));
+    request_.set_user_id(x.user_id);
+    request_.set_now_ms(now_ms);
+    for (size_t k = 0; k < list.items.size(); ++k) {
+      v1::Candidate* cand = request_.add_candidates();
+      cand->set_item_id(list.items[k] >= 0 ? in_.matrix.item_ids[list.items[k]]
+                                           : x.item_id);
+      cand->set_base_score(list.base_scores[k]);
+    }
+    for (auto it = ev_begin; it != cut; ++it) {
+      const Interaction& e = in_.xs[*it];
+      v1::Event* ev = request_.add_events();
+      ev->set_item_id(e.item_id);
+      ev->set_type(ToProtoEventType(e.event_type));
+      ev->set_timestamp_ms(ToMillis(e.timestamp));
+    }
+    for (const RerankStrategy& s : in_.rerank_strategies) {
+      RETURN_IF_ERROR(ScoreStrategy(s, idx, list, k_top, now_ms, rec));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // One Rerank strategy on the case's request: the held-out item's rank,
+  // the full strategy's diagnostics, and its first k's beyond-accuracy.
+  absl::Status ScoreStrategy(const RerankStrategy& s, int64_t idx,
+                             const CandidateList& list, int k_top,
+                             int64_t now_ms, CaseRecord* rec) {
+    request_.set_explain(s.explain);
+    if (s.rules != nullptr) {
+      *request_.mutable_rules() = *s.rules;
+    } else {
+      request_.clear_rules();
+    }
+    response_.Clear();
+    absl::Status st =
+        Rerank(in_.model, request_, s.options, now_ms, &response_);
+    if (!st.ok()) {
+      return absl::InternalError(
+          absl::StrCat("Rerank failed on test case ", idx, " (",
+                       in_.strategies[s.index].name, "): ", st.message()));
+    }
+    for (int r = 0; r < response_.items_size(); ++r) {
+      const v1::RankedItem& item = response_.items(r);
+      if (static_cast<int>(item.input_position()) == list.true_position) {
+        rec->ranks[s.index] = r + 1;
+        if (s.explain) {
+          rec->demoted = item.explanation().purchase_demotion() < 0;
+        }
+      }
+      if (s.explain &&
+          std::fabs(item.explanation().boost_total()) >= kMinVisibleBoost) {
+        rec->any_boost = true;
+      }
+    }
+    top_.resize(std::min(k_top, response_.items_size()));
+    for (size_t r = 0; r < top_.size(); ++r) {
+      top_[r] = static_cast<int32_t>(
+          response_.items(static_cast<int>(r)).input_position());
+    }
+    BeyondAccuracy(s.index, rec);
+    top_.resize(k_top);
+    return absl::OkStatus();
+  }
+
+  // ILD@k, coverage@k and catalog flags of strategy s from top_.
+  void BeyondAccuracy(int s, CaseRecord* rec) {
+    const ModelSnapshot& model = in_.model;
+    vectors_.clear();
+    // float16 / int8 models: the top items' rows decoded (k x dim).
+    if (!f32_) decoded_.resize(top_.size() * model.dim());
+    categories_.clear();
+    for (const int32_t pos : top_) {
+      const int32_t row = model_rows_[pos];
+      if (row < 0) {
+        vectors_.push_back(nullptr);
+      } else if (f32_) {
+        vectors_.push_back(model.ItemFactors(row));
+      } else {
+        float* out = decoded_.data() + vectors_.size() * model.dim();
+        DecodeRow(model.ItemMatrix(), row, out);
+        vectors_.push_back(out);
+      }
+      categories_.push_back(row >= 0 ? model.ItemCategory(row)
+                                     : absl::string_view());
+      if (row < 0) continue;
+      for (const int g : segments_) {
+        seen_[(static_cast<size_t>(g) * num_strategies_ + s) * model_items_ +
+              row] = 1;
+      }
+    }
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    rec->ild[s] = IntraListDiversity(vectors_, model.dim()).value_or(nan);
+    rec->coverage[s] = in_.model_has_categories
+                           ? CategoryCoverage(categories_).value_or(nan)
+                           : nan;
+  }
+
+  const CaseInputs& in_;
+  const int num_strategies_;
+  const int64_t model_items_;
+  const bool f32_;
+  // (segment, strategy, model item) flags of the items seen in a first k.
+  std::vector<char>& seen_;
+  v1::RerankRequest request_;
+  v1::RerankResponse response_;
+  std::vector<int32_t> history_rows_;
+  std::vector<int32_t> model_rows_;  // per list position, -1: unknown
+  std::vector<int32_t> top_;         // list positions of a first k
+  std::vector<const float*> vectors_;
+  std::vector<float> decoded_;
+  std::vector<absl::string_view> categories_;
+  std::vector<int> segments_;  // of the current case
+};
+
+}  // namespace
+
 absl::StatusOr<EvalReport> RunEvaluation(
     const InteractionLog& log, const EvalOptions& options,
     std::shared_ptr<const ModelSnapshot> model, absl::string_view log_source) {
@@ -798,70 +1119,8 @@ absl::StatusOr<EvalReport> RunEvaluation(
   });
   report.sampled_cases = static_cast<int64_t>(sample.size());
 
-  // Strategies.
-  report.strategies = {
-      {"baseline", absl::StrCat("retriever order (",
-                                RetrieverKindName(options.retriever), ")")},
-      {"user_cf", absl::StrCat("user-based CF, cosine over binary train "
-                               "histories, k=",
-                               options.user_knn_k)},
-      {"factors",
-       "Rerank, w_base=w_nb=0, every w_type=0, purchase_demotion=0: "
-       "<u, v_c> with the user's own factors"},
-      {"full", "Rerank, the server's scoring weights"},
-  };
-  std::vector<RerankStrategy> rerank_strategies;
-  {
-    ASSIGN_OR_RETURN(ScoringWeights factors,
-                     FactorsOnlyWeights(options.full_weights));
-    RerankStrategy s;
-    s.index = 2;
-    s.options.weights = factors;
-    // A term of the formula, whatever the model's default ranker.
-    s.options.ranker = RankerKind::kFormula;
-    rerank_strategies.push_back(s);
-    s.index = 3;
-    s.options.weights = options.full_weights;
-    s.options.ranker.reset();
-    s.explain = true;
-    rerank_strategies.push_back(s);
-    report.strategies[3].description = absl::StrCat(
-        report.strategies[3].description, ", the model's default ranker (",
-        RankerKindName(model->default_ranker()), ")");
-    s.explain = false;
-    // Each ranker of the model by name, when it has learned ones.
-    if (model->ranker(RankerKind::kLinear) != nullptr ||
-        model->ranker(RankerKind::kGbdt) != nullptr) {
-      for (const RankerKind kind :
-           {RankerKind::kFormula, RankerKind::kLinear, RankerKind::kGbdt}) {
-        if (kind != RankerKind::kFormula && model->ranker(kind) == nullptr) {
-          continue;
-        }
-        s.index = static_cast<int>(report.strategies.size());
-        s.options.ranker = kind;
-        rerank_strategies.push_back(s);
-        report.strategies.push_back(
-            {std::string(RankerKindName(kind)),
-             kind == RankerKind::kFormula
-                 ? std::string("Rerank, the server's scoring weights, the "
-                               "hand-weighted formula")
-                 : absl::StrCat("Rerank, the model's ", RankerKindName(kind),
-                                " ranker (",
-                                model->ranker(kind)->spec().description, ")")});
-      }
-    }
-    for (const ScoringVariant& v : options.variants) {
-      ASSIGN_OR_RETURN(
-          ScoringWeights w,
-          ApplyScoringParams(options.full_weights, v.overrides, v.name));
-      s.index = static_cast<int>(report.strategies.size());
-      s.options.weights = w;
-      s.options.ranker = v.ranker;
-      s.rules = v.rules.ByteSizeLong() > 0 ? &v.rules : nullptr;
-      rerank_strategies.push_back(s);
-      report.strategies.push_back({v.name, v.description});
-    }
-  }
+  ASSIGN_OR_RETURN(const std::vector<RerankStrategy> rerank_strategies,
+                   BuildStrategies(options, *model, &report.strategies));
   const int num_strategies = static_cast<int>(report.strategies.size());
 
   const UserHistories histories = BuildUserHistories(xs);
@@ -898,200 +1157,33 @@ absl::StatusOr<EvalReport> RunEvaluation(
   // chunking.
   const int64_t model_items = model->num_items();
   std::vector<std::vector<char>> chunk_seen(chunks);
-  RunChunks(
-      EvenChunks(static_cast<int64_t>(sample.size()), chunks),
-      [&](int chunk, int64_t begin, int64_t end) {
-        v1::RerankRequest request;
-        v1::RerankResponse response;
-        std::vector<int32_t> history_rows;
-        std::vector<int32_t> model_rows;  // per list position, -1: unknown
-        std::vector<int32_t> top;         // list positions of a first k
-        std::vector<const float*> vectors;
-        // float16 / int8 models: the top items' rows decoded (k x dim).
-        std::vector<float> decoded;
-        const bool f32 = model->factor_dtype() == FactorDtype::kFloat32;
-        std::vector<absl::string_view> categories;
-        std::vector<char>& seen = chunk_seen[chunk];
-        seen.assign(
-            static_cast<size_t>(kNumSegments) * num_strategies * model_items,
-            0);
-        std::vector<int> segments;  // of the current case
-        // ILD@k, coverage@k and catalog flags of strategy s from `top`.
-        auto beyond_accuracy = [&](int s, CaseRecord* rec) {
-          vectors.clear();
-          if (!f32) decoded.resize(top.size() * model->dim());
-          categories.clear();
-          for (const int32_t pos : top) {
-            const int32_t row = model_rows[pos];
-            if (row < 0) {
-              vectors.push_back(nullptr);
-            } else if (f32) {
-              vectors.push_back(model->ItemFactors(row));
-            } else {
-              float* out = decoded.data() + vectors.size() * model->dim();
-              DecodeRow(model->ItemMatrix(), row, out);
-              vectors.push_back(out);
-            }
-            categories.push_back(row >= 0 ? model->ItemCategory(row)
-                                          : absl::string_view());
-            if (row < 0) continue;
-            for (const int g : segments) {
-              seen[(static_cast<size_t>(g) * num_strategies + s) * model_items +
-                   row] = 1;
-            }
-          }
-          const double nan = std::numeric_limits<double>::quiet_NaN();
-          rec->ild[s] = IntraListDiversity(vectors, model->dim()).value_or(nan);
-          rec->coverage[s] = report.model_has_categories
-                                 ? CategoryCoverage(categories).value_or(nan)
-                                 : nan;
-        };
-        for (int64_t c = begin; c < end; ++c) {
-          const int64_t idx = sample[c];
-          const Interaction& x = xs[idx];
-          CaseRecord& rec = report.cases[c];
-          rec.interaction = idx;
-          rec.ranks.assign(num_strategies, 0);
-          rec.ild.assign(num_strategies, 0);
-          rec.coverage.assign(num_strategies, 0);
-          const int32_t u = Find(user_row, x.user_id);
-          const int32_t true_row = Find(item_row, x.item_id);
-          rec.known_user = u >= 0;
-          rec.true_item_known = true_row >= 0;
-
-          // The user's events strictly before the test moment.
-          const int32_t slot = histories.slot.at(x.user_id);
-          const auto first = histories.order.begin() + histories.indptr[slot];
-          const auto last =
-              histories.order.begin() + histories.indptr[slot + 1];
-          const auto cut = std::partition_point(first, last, [&](int64_t j) {
-            return xs[j].timestamp < x.timestamp;
-          });
-          for (auto it = first; it != cut && !rec.repeat; ++it) {
-            rec.repeat = xs[*it].item_id == x.item_id;
-          }
-          const auto ev_begin =
-              cut - std::min<int64_t>(cut - first, options.max_events);
-          const int64_t now_ms = ToMillis(x.timestamp);
-          history_rows.clear();
-          for (auto it = ev_begin; it != cut; ++it) {
-            history_rows.push_back(Find(item_row, xs[*it].item_id));
-            if (static_cast<double>(now_ms - ToMillis(xs[*it].timestamp)) <=
-                half_life_ms) {
-              rec.session_event = true;
-            }
-          }
-          rec.events = static_cast<int32_t>(cut - ev_begin);
-
-          // Candidates and the baseline.
-          EvalRng rng(DeriveSeed(options.seed, kCandidateStream,
-                                 static_cast<uint64_t>(idx)));
-          const CandidateList list = BuildCandidateList(
-              options.retriever == RetrieverKind::kCooccurrence
-                  ? cooccurrence.Retrieve(history_rows,
-                                          options.num_candidates + 1)
-                  : popularity_top,
-              true_row, options.num_candidates, rng);
-          rec.true_retrieved = list.true_retrieved;
-          rec.ranks[0] = list.true_position + 1;
-          const int list_size = static_cast<int>(list.items.size());
-          const int k_top = std::min(options.cutoff, list_size);
-          model_rows.resize(list_size);
-          for (int k = 0; k < list_size; ++k) {
-            model_rows[k] = model->FindItem(list.items[k] >= 0
-                                                ? matrix.item_ids[list.items[k]]
-                                                : x.item_id);
-          }
-          top.resize(k_top);
-          std::iota(top.begin(), top.end(), 0);
-          // Every segment predicate reads fields known by now.
-          segments.clear();
-          for (int g = 0; g < kNumSegments; ++g) {
-            if (kSegments[g].keep(rec)) segments.push_back(g);
-          }
-          beyond_accuracy(0, &rec);
-
-          // User-based CF. A cold user is described by the items of the
-          // events they have so far (test-side, before now).
-          {
-            std::vector<ScoredUser> fresh;
-            const std::vector<ScoredUser>* neighbors = &fresh;
-            if (u >= 0) {
-              const auto k =
-                  std::lower_bound(knn_users.begin(), knn_users.end(), u) -
-                  knn_users.begin();
-              neighbors = &knn_cache[k];
-            } else {
-              fresh = knn.Neighbors(history_rows, -1, options.user_knn_k);
-            }
-            const std::vector<int> ranks =
-                RanksByScore(knn.ScoreItems(*neighbors, list.items));
-            rec.ranks[1] = ranks[list.true_position];
-            for (int k = 0; k < list_size; ++k) {
-              if (ranks[k] <= k_top) top[ranks[k] - 1] = k;
-            }
-            beyond_accuracy(1, &rec);
-          }
-
-          // The same request for every Rerank strategy.
-          request.Clear();
-          request.set_request_id(absl::StrCat("case-", idx));
-          request.set_user_id(x.user_id);
-          request.set_now_ms(now_ms);
-          for (size_t k = 0; k < list.items.size(); ++k) {
-            v1::Candidate* cand = request.add_candidates();
-            cand->set_item_id(list.items[k] >= 0
-                                  ? matrix.item_ids[list.items[k]]
-                                  : x.item_id);
-            cand->set_base_score(list.base_scores[k]);
-          }
-          for (auto it = ev_begin; it != cut; ++it) {
-            const Interaction& e = xs[*it];
-            v1::Event* ev = request.add_events();
-            ev->set_item_id(e.item_id);
-            ev->set_type(ToProtoEventType(e.event_type));
-            ev->set_timestamp_ms(ToMillis(e.timestamp));
-          }
-          for (const RerankStrategy& s : rerank_strategies) {
-            request.set_explain(s.explain);
-            if (s.rules != nullptr) {
-              *request.mutable_rules() = *s.rules;
-            } else {
-              request.clear_rules();
-            }
-            response.Clear();
-            absl::Status st =
-                Rerank(*model, request, s.options, now_ms, &response);
-            if (!st.ok()) {
-              chunk_status[chunk] = absl::InternalError(absl::StrCat(
-                  "Rerank failed on test case ", idx, " (",
-                  report.strategies[s.index].name, "): ", st.message()));
-              return;
-            }
-            for (int r = 0; r < response.items_size(); ++r) {
-              const v1::RankedItem& item = response.items(r);
-              if (static_cast<int>(item.input_position()) ==
-                  list.true_position) {
-                rec.ranks[s.index] = r + 1;
-                if (s.explain) {
-                  rec.demoted = item.explanation().purchase_demotion() < 0;
+  const CaseInputs inputs{xs,
+                          options,
+                          matrix,
+                          *model,
+                          user_row,
+                          item_row,
+                          histories,
+                          knn,
+                          knn_users,
+                          knn_cache,
+                          popularity_top,
+                          cooccurrence,
+                          rerank_strategies,
+                          report.strategies,
+                          report.model_has_categories,
+                          half_life_ms};
+  RunChunks(EvenChunks(static_cast<int64_t>(sample.size()), chunks),
+            [&](int chunk, int64_t begin, int64_t end) {
+              CaseScorer scorer(inputs, &chunk_seen[chunk]);
+              for (int64_t c = begin; c < end; ++c) {
+                absl::Status st = scorer.Score(sample[c], &report.cases[c]);
+                if (!st.ok()) {
+                  chunk_status[chunk] = std::move(st);
+                  return;
                 }
               }
-              if (s.explain && std::fabs(item.explanation().boost_total()) >=
-                                   kMinVisibleBoost) {
-                rec.any_boost = true;
-              }
-            }
-            top.resize(std::min(k_top, response.items_size()));
-            for (size_t r = 0; r < top.size(); ++r) {
-              top[r] = static_cast<int32_t>(
-                  response.items(static_cast<int>(r)).input_position());
-            }
-            beyond_accuracy(s.index, &rec);
-            top.resize(k_top);
-          }
-        }
-      });
+            });
   for (const absl::Status& st : chunk_status) RETURN_IF_ERROR(st);
   report.eval_seconds = SecondsSince(eval_start);
 
