@@ -105,13 +105,16 @@ class Rerankd:
                               "--duration=%ds" % seconds, "--warmup=1s"])
         return r["requests_per_second"]
 
-    def reload(self, name):
-        """ModelAdmin.Reload of `name` through rerank-cli; (ok, stderr)."""
-        r = subprocess.run([os.path.join(self.build, "src/tools/rerank-cli"),
-                            "reload",
-                            "--admin_target=127.0.0.1:%d" % self.admin_port,
-                            "--model_dir=" + name],
-                           capture_output=True, text=True)
+    def reload(self, name, deadline_ms=None):
+        """ModelAdmin.Reload of `name` through rerank-cli; (ok, stderr).
+        `deadline_ms`: rerank-cli's deadline (its default when None; a big
+        model takes longer to load)."""
+        cmd = [os.path.join(self.build, "src/tools/rerank-cli"), "reload",
+               "--admin_target=127.0.0.1:%d" % self.admin_port,
+               "--model_dir=" + name]
+        if deadline_ms is not None:
+            cmd.append("--deadline_ms=%d" % deadline_ms)
+        r = subprocess.run(cmd, capture_output=True, text=True)
         return r.returncode == 0, r.stderr.strip()
 
     def metrics(self):
