@@ -770,7 +770,6 @@ class CaseScorer {
       : in_(in),
         num_strategies_(static_cast<int>(in.strategies.size())),
         model_items_(in.model.num_items()),
-        f32_(in.model.factor_dtype() == FactorDtype::kFloat32),
         seen_(*seen) {
     seen_.assign(
         static_cast<size_t>(kNumSegments) * num_strategies_ * model_items_, 0);
@@ -934,20 +933,17 @@ class CaseScorer {
   void BeyondAccuracy(int s, CaseRecord* rec) {
     const ModelSnapshot& model = in_.model;
     vectors_.clear();
-    // float16 / int8 models: the top items' rows decoded (k x dim).
-    if (!f32_) decoded_.resize(top_.size() * model.dim());
+    // Room for the top items' rows decoded (float16 / int8 models; a
+    // float32 model's rows are read in place).
+    decoded_.resize(top_.size() * model.dim());
     categories_.clear();
     for (const int32_t pos : top_) {
       const int32_t row = model_rows_[pos];
-      if (row < 0) {
-        vectors_.push_back(nullptr);
-      } else if (f32_) {
-        vectors_.push_back(model.ItemFactors(row));
-      } else {
-        float* out = decoded_.data() + vectors_.size() * model.dim();
-        DecodeRow(model.ItemMatrix(), row, out);
-        vectors_.push_back(out);
-      }
+      vectors_.push_back(
+          row < 0
+              ? nullptr
+              : RowAsFloat(model.ItemMatrix(), row,
+                           decoded_.data() + vectors_.size() * model.dim()));
       categories_.push_back(row >= 0 ? model.ItemCategory(row)
                                      : absl::string_view());
       if (row < 0) continue;
@@ -966,7 +962,6 @@ class CaseScorer {
   const CaseInputs& in_;
   const int num_strategies_;
   const int64_t model_items_;
-  const bool f32_;
   // (segment, strategy, model item) flags of the items seen in a first k.
   std::vector<char>& seen_;
   v1::RerankRequest request_;

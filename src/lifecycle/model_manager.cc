@@ -8,20 +8,20 @@
 #include <unistd.h>
 
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "model/file_util.h"
 #include "spdlog/spdlog.h"
 
 namespace rerank {
@@ -46,15 +46,6 @@ absl::StatusOr<std::string> RealPath(const std::string& path,
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Whether the canonical `path` is `root` or below it. Both are realpath()
-// results, so a plain prefix test on whole components is exact.
-bool IsUnder(const std::string& path, const std::string& root) {
-  if (root == "/") return true;
-  return path == root ||
-         (absl::StartsWith(path, root) && path.size() > root.size() &&
-          path[root.size()] == '/');
 }
 
 // model_dir comes from an RPC: quote it escaped so a hostile value cannot

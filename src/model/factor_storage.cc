@@ -31,18 +31,6 @@ absl::StatusOr<FactorDtype> ParseFactorDtype(absl::string_view name) {
       "factor dtype '", name, "' is not one of float32, float16, int8"));
 }
 
-int FactorElementBytes(FactorDtype dtype) {
-  switch (dtype) {
-    case FactorDtype::kFloat16:
-      return 2;
-    case FactorDtype::kInt8:
-      return 1;
-    case FactorDtype::kFloat32:
-      break;
-  }
-  return 4;
-}
-
 absl::string_view FactorNpyDescr(FactorDtype dtype) {
   switch (dtype) {
     case FactorDtype::kFloat16:

@@ -28,8 +28,21 @@ enum class FactorDtype : uint8_t { kFloat32 = 0, kFloat16 = 1, kInt8 = 2 };
 absl::string_view FactorDtypeName(FactorDtype dtype);
 // The inverse; INVALID_ARGUMENT naming the valid names otherwise.
 absl::StatusOr<FactorDtype> ParseFactorDtype(absl::string_view name);
-// Bytes per stored element: 4, 2, 1.
-int FactorElementBytes(FactorDtype dtype);
+// Bytes per stored element: 4, 2, 1. Inline: the scorer's prefetches and
+// row addresses compute it per row.
+inline int FactorElementBytes(FactorDtype dtype) {
+  return dtype == FactorDtype::kFloat16 ? 2
+         : dtype == FactorDtype::kInt8  ? 1
+                                        : 4;
+}
+
+// Asks for every cache line of the `bytes` at `begin` (a factor row).
+inline void PrefetchBytes(const void* begin, int64_t bytes) {
+  const char* first = static_cast<const char*>(begin);
+  const char* end = first + bytes;
+  for (const char* p = first; p < end; p += 64) __builtin_prefetch(p);
+  __builtin_prefetch(end - 1);
+}
 // The .npy descr of the stored elements: "<f4", "<f2", "|i1".
 absl::string_view FactorNpyDescr(FactorDtype dtype);
 
@@ -54,12 +67,9 @@ struct FactorMatrix {
   int64_t RowBytes() const {
     return static_cast<int64_t>(dim) * FactorElementBytes(dtype);
   }
-  // Asks for the cache lines of `row`.
+  // Asks for the cache lines of `row` (and its scale).
   void Prefetch(int64_t row) const {
-    const char* begin = static_cast<const char*>(Row(row));
-    const char* end = begin + RowBytes();
-    for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
-    __builtin_prefetch(end - 1);
+    PrefetchBytes(Row(row), RowBytes());
     if (scales != nullptr) __builtin_prefetch(scales + row);
   }
 };
@@ -70,6 +80,18 @@ float DotRow(const FactorMatrix& m, int64_t row, const float* x);
 void AddScaledRow(const FactorMatrix& m, int64_t row, float weight, float* acc);
 // out[0..dim) = row as float32.
 void DecodeRow(const FactorMatrix& m, int64_t row, float* out);
+
+// The row as float32: a float32 matrix's stored row itself (`scratch` is
+// not touched and may be null), otherwise the row decoded into `scratch`
+// (dim floats), which is returned.
+inline const float* RowAsFloat(const FactorMatrix& m, int64_t row,
+                               float* scratch) {
+  if (m.dtype == FactorDtype::kFloat32) {
+    return static_cast<const float*>(m.Row(row));
+  }
+  DecodeRow(m, row, scratch);
+  return scratch;
+}
 
 // Encoding, for writers (rerank-train, WriteModel, ModelSnapshot::FromData).
 // FAILED_PRECONDITION naming `file` with row and column when a value is not

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace rerank {
@@ -138,6 +139,13 @@ absl::Status CreateDirectories(const std::string& path) {
         absl::StrCat(path, ": exists and is not a directory"));
   }
   return absl::OkStatus();
+}
+
+bool IsUnder(absl::string_view path, absl::string_view root) {
+  if (root == "/") return true;
+  return path == root ||
+         (absl::StartsWith(path, root) && path.size() > root.size() &&
+          path[root.size()] == '/');
 }
 
 }  // namespace rerank

@@ -38,6 +38,11 @@ absl::StatusOr<std::string> ReadFileAt(int dir_fd, const std::string& name,
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::Span<const absl::string_view> pieces);
 
+// Whether `path` is `root` or below it, comparing whole components. Both
+// must be canonical (realpath() results, no trailing '/'), so that the
+// prefix test is exact.
+bool IsUnder(absl::string_view path, absl::string_view root);
+
 // mkdir -p.
 absl::Status CreateDirectories(const std::string& path);
 

@@ -401,19 +401,6 @@ class FeatureRow {
   const int32_t* column_;
 };
 
-// A float16 / int8 model's item row decoded into `out` (dim floats): the
-// feature pass reads rows as float32 (a float32 model's in place).
-const float* DecodeInto(const ModelSnapshot& model, int32_t row, float* out) {
-  DecodeRow(model.ItemMatrix(), row, out);
-  return out;
-}
-
-const float* DecodedRow(const ModelSnapshot& model, int32_t row,
-                        std::vector<float>* buffer) {
-  buffer->resize(model.dim());
-  return DecodeInto(model, row, buffer->data());
-}
-
 }  // namespace
 
 absl::StatusOr<RankerKind> RequestedRanker(const ModelSnapshot& model,
@@ -561,14 +548,18 @@ void ComputeFeatures(ScoringContext* ctx) {
   // two session vectors and the categories of the events.
   ctx->feature_groups.assign(ctx->event_groups.size(), FeatureGroup{});
   const bool use_factors = dim > 0;
-  const bool f32 = model.factor_dtype() == FactorDtype::kFloat32;
+  // The feature pass reads factor rows as float32: a float32 model's in
+  // place, a float16 / int8 model's decoded (only the rows it reads).
+  const FactorMatrix& items = model.ItemMatrix();
+  const bool f32 = items.dtype == FactorDtype::kFloat32;
+  ctx->decoded_event.resize(dim);
   // The events' factor rows and category ids, all asked for at once: the
   // loop below reads each right away, and without this every event waited
   // on its own misses in turn.
   for (int32_t i = 0; i < num_events; ++i) {
     const EventSlot& e = ctx->events[i];
     if (e.dropped || e.group < 0) continue;
-    if (use_factors) model.ItemMatrix().Prefetch(e.item_row);
+    if (use_factors) items.Prefetch(e.item_row);
     model.PrefetchItemScalars(e.item_row);
   }
   ctx->session.setZero(dim);
@@ -621,8 +612,7 @@ void ComputeFeatures(ScoringContext* ctx) {
       g.substitute_rank += rank_w;
     }
     if (use_factors) {
-      const float* v = f32 ? model.ItemFactors(e.item_row)
-                           : DecodedRow(model, e.item_row, &ctx->decoded_event);
+      const float* v = RowAsFloat(items, e.item_row, ctx->decoded_event.data());
       const ConstFactors factors(v, dim);
       session_total += rank_w;
       if (need_session_dot) {
@@ -697,7 +687,7 @@ void ComputeFeatures(ScoringContext* ctx) {
       f[kPopularity] = model.ItemPopularity(c.item_row);
       if (any_dot) {
         factor_rows[r] = f32 ? model.ItemFactors(c.item_row)
-                             : DecodeInto(model, c.item_row,
+                             : RowAsFloat(items, c.item_row,
                                           ctx->decoded_rows.data() +
                                               static_cast<size_t>(r) * dim);
       }

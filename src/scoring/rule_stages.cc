@@ -290,12 +290,8 @@ void Diversify(ScoringContext* ctx) {
         span > 0 && std::isfinite(span) ? (c.score - lo) / span : 1.0;
     if (c.item_row < 0) continue;
     Eigen::Map<Eigen::VectorXf> v(unit.data() + i * dim, dim);
-    if (ctx->model.factor_dtype() == FactorDtype::kFloat32) {
-      v = Eigen::Map<const Eigen::VectorXf>(ctx->model.ItemFactors(c.item_row),
-                                            dim);
-    } else {
-      DecodeRow(ctx->model.ItemMatrix(), c.item_row, v.data());
-    }
+    // A copy in any dtype (float32: each value times 1.0f, exact).
+    DecodeRow(ctx->model.ItemMatrix(), c.item_row, v.data());
     const float norm = v.norm();
     if (norm > 0) v /= norm;
   }

@@ -449,10 +449,7 @@ void ScoreWithRanker(ScoringContext* ctx);
 // one factor row: shared by the formula and the feature stages.
 float DotProduct(const float* x, const float* y, int n);
 inline void PrefetchRow(const float* row, int dim) {
-  const char* begin = reinterpret_cast<const char*>(row);
-  const char* end = reinterpret_cast<const char*>(row + dim);
-  for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
-  __builtin_prefetch(end - 1);
+  PrefetchBytes(row, static_cast<int64_t>(dim) * sizeof(float));
 }
 using ConstFactors = Eigen::Map<const Eigen::VectorXf>;
 

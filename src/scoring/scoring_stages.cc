@@ -45,14 +45,6 @@ void FindRows(int count, IdOf id_of, ScoringContext* ctx) {
   ctx->model.FindItems(ctx->ids, ctx->rows.data());
 }
 
-// Asks for the cache lines of one factor row.
-void PrefetchFactors(const float* row, int dim) {
-  const char* begin = reinterpret_cast<const char*>(row);
-  const char* end = reinterpret_cast<const char*>(row + dim);
-  for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
-  __builtin_prefetch(end - 1);
-}
-
 // <x, y> over n floats, bit for bit as Eigen computes ConstFactors(x,
 // n).dot(VectorXf y) with SSE (what the baseline x86-64 build uses): two
 // 4-float accumulators over packet pairs, their sum, one more packet if
@@ -252,14 +244,9 @@ absl::Status ResolveUser(ScoringContext* ctx) {
     ctx->user_factors = supplied.data();
     ctx->user_source = v1::USER_VECTOR_SOURCE_REQUEST;
   } else if (ctx->user_row >= 0) {
-    if (ctx->model.factor_dtype() == FactorDtype::kFloat32) {
-      ctx->user_factors = ctx->model.UserFactors(ctx->user_row);
-    } else {
-      ctx->decoded_user.resize(ctx->model.dim());
-      DecodeRow(ctx->model.UserMatrix(), ctx->user_row,
-                ctx->decoded_user.data());
-      ctx->user_factors = ctx->decoded_user.data();
-    }
+    ctx->decoded_user.resize(ctx->model.dim());
+    ctx->user_factors = RowAsFloat(ctx->model.UserMatrix(), ctx->user_row,
+                                   ctx->decoded_user.data());
     ctx->user_source = v1::USER_VECTOR_SOURCE_MODEL;
   } else {
     ctx->user_factors = nullptr;
@@ -432,13 +419,7 @@ void ScoreCandidates(ScoringContext* ctx) {
   for (int32_t s = 0; s < num_slots; ++s) {
     if (use_factors && s + kPrefetchAhead < num_slots) {
       const CandidateSlot& ahead = ctx->candidates[s + kPrefetchAhead];
-      if (ahead.item_row >= 0 && !ahead.dropped) {
-        if (f32) {
-          PrefetchFactors(ctx->model.ItemFactors(ahead.item_row), dim);
-        } else {
-          items.Prefetch(ahead.item_row);
-        }
-      }
+      if (ahead.item_row >= 0 && !ahead.dropped) items.Prefetch(ahead.item_row);
     }
     CandidateSlot& c = ctx->candidates[s];
     if (c.dropped) continue;

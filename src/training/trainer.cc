@@ -7,10 +7,10 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "model/file_util.h"
 #include "model/model_writer.h"
 #include "spdlog/spdlog.h"
 
@@ -203,13 +203,14 @@ absl::StatusOr<TrainSummary> RunTraining(const TrainOptions& options) {
   if (!options.user_export_dir.empty()) {
     // The model directory is replaced as a whole when written: an export
     // inside it would be deleted with the old tree.
-    auto dir_prefix = [](const std::string& path) {
+    // Canonical, without a trailing '/', as IsUnder wants.
+    auto canonical = [](const std::string& path) {
       std::string s = std::filesystem::weakly_canonical(path).string();
       while (s.size() > 1 && s.back() == '/') s.pop_back();
-      return s + "/";
+      return s;
     };
-    if (absl::StartsWith(dir_prefix(options.user_export_dir),
-                         dir_prefix(options.out_dir))) {
+    if (IsUnder(canonical(options.user_export_dir),
+                canonical(options.out_dir))) {
       return absl::InvalidArgumentError(
           absl::StrCat("user factor export directory ", options.user_export_dir,
                        " is inside the model directory ", options.out_dir));
