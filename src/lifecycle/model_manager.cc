@@ -2,14 +2,10 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -60,26 +56,6 @@ std::string OneLine(const absl::Status& status) {
   std::string text = status.ToString();
   absl::c_replace(text, '\n', ' ');
   return text;
-}
-
-// Runs `work` on a new thread whose nice value is kLoadNiceIncrement above
-// the caller's (Linux nice values are per thread, and threads it starts
-// inherit it), and waits for it. Raising one's own nice value needs no
-// privilege; if it fails anyway the work runs at the normal priority.
-template <typename T, typename Work>
-absl::StatusOr<T> OnLowPriorityThread(Work work) {
-  absl::StatusOr<T> result = absl::InternalError("load thread did not run");
-  std::thread thread([&] {
-    const id_t tid = static_cast<id_t>(::syscall(SYS_gettid));
-    errno = 0;
-    const int nice = ::getpriority(PRIO_PROCESS, tid);
-    if (errno == 0) {
-      (void)::setpriority(PRIO_PROCESS, tid, nice + kLoadNiceIncrement);
-    }
-    result = work();
-  });
-  thread.join();
-  return result;
 }
 
 }  // namespace
@@ -231,9 +207,7 @@ absl::StatusOr<ReloadResult> ModelManager::LoadAndSwapLocked(
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(const std::string dir,
                    ResolveModelDir(model_root_, model_dir));
-  ASSIGN_OR_RETURN(std::shared_ptr<const ModelSnapshot> model,
-                   OnLowPriorityThread<std::shared_ptr<const ModelSnapshot>>(
-                       [&] { return loader_(dir); }));
+  ASSIGN_OR_RETURN(std::shared_ptr<const ModelSnapshot> model, loader_(dir));
   if (model == nullptr) {
     return absl::InternalError(
         absl::StrCat("loader returned no model for ", Quoted(model_dir)));
@@ -256,10 +230,7 @@ absl::StatusOr<ReloadResult> ModelManager::LoadAndSwapLocked(
   ok.load_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (warmer_) {
     const absl::Time warm_start = absl::Now();
-    ASSIGN_OR_RETURN(ok.warmup_requests,
-                     OnLowPriorityThread<int>([&]() -> int {
-                       return warmer_(*model).requests;
-                     }));
+    ok.warmup_requests = warmer_(*model).requests;
     ok.warmup_seconds = absl::ToDoubleSeconds(absl::Now() - warm_start);
   }
   ok.dir = dir;

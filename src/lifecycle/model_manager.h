@@ -97,19 +97,10 @@ class SnapshotReclaimer {
   std::thread thread_;
 };
 
-// Added to the nice value of the thread that loads and warms up a model:
-// under CPU contention the serving threads get ~10 times its share.
-inline constexpr int kLoadNiceIncrement = 10;
-
 // Owns the ModelStore and the model lifecycle: loads a model directory under
 // the configured root, validates it, warms it up, and swaps it in.
 // Thread-safe; reloads are serialized (a second Reload waits for the first)
 // while readers of the store are never blocked by a load.
-//
-// The load and the warm-up run on a thread of their own at a lower CPU
-// priority (kLoadNiceIncrement; threads the loader starts inherit it): a
-// reload of a large model competes for the same cores as the calls being
-// served, and it is the reload that should wait, not a page render.
 //
 // Directory replaced during a load: the loader opens the resolved directory
 // once and reads every file relative to that handle, each checked against

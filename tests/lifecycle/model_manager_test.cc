@@ -1,11 +1,7 @@
 #include "lifecycle/model_manager.h"
 
-#include <errno.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -166,38 +162,6 @@ TEST_F(ModelManagerTest, ReloadReturnsNewSnapshotAndFiresOnLoaded) {
   EXPECT_EQ(manager_->store().Get(), b->model);
 
   EXPECT_THAT(loaded_versions_, ::testing::ElementsAre("model-a", "model-b"));
-}
-
-// The calling thread's nice value (Linux: per thread).
-int ThreadNice() {
-  errno = 0;
-  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
-}
-
-TEST(ModelManagerPriorityTest, LoadsAndWarmsUpBelowTheCallersPriority) {
-  TempDir root;
-  WriteTinyModel(root.path(), "a", "model-a");
-  std::atomic<int> load_nice{-100};
-  std::atomic<int> warm_nice{-100};
-  ModelManagerHooks hooks;
-  hooks.loader = [&](const std::string& dir) {
-    load_nice = ThreadNice();
-    return LoadModel(dir);
-  };
-  hooks.warmer = [&](const ModelSnapshot&) {
-    warm_nice = ThreadNice();
-    return WarmupOutcome{};
-  };
-  auto manager = ModelManager::Create(root.path(), std::move(hooks));
-  ASSERT_TRUE(manager.ok()) << manager.status();
-  const int caller = ThreadNice();
-  ASSERT_TRUE((*manager)->Reload("a").ok());
-  // Nice values stop at 19: the load is as far below as the system allows.
-  const int expected = std::min(caller + kLoadNiceIncrement, 19);
-  EXPECT_EQ(load_nice.load(), expected);
-  EXPECT_EQ(warm_nice.load(), expected);
-  // The caller's own priority is left alone.
-  EXPECT_EQ(ThreadNice(), caller);
 }
 
 TEST_F(ModelManagerTest, FailedReloadKeepsOldModel) {
